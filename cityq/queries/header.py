@@ -1,0 +1,63 @@
+"""Parsing the header of a named-query file:
+
+    -- name: rpc by city
+    -- description: R_pc and lift per model, city and object at one threshold.
+    -- param threshold: 0.5   -- explanation threshold; any value on the stored grid
+    SELECT ...
+
+The description may run over several `-- description:`/`--` continuation lines until the
+first `-- param` or SQL line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_PARAM = re.compile(r"^--\s*param\s+([A-Za-z_][A-Za-z0-9_]*)\s*:\s*(.*?)\s*(?:--\s*(.*))?$")
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: str  # a SQL literal: 0.5, 'test', NULL
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class Header:
+    name: str
+    description: str
+    params: tuple[Param, ...] = field(default_factory=tuple)
+    body: str = ""
+
+
+def parse(text: str, source: str) -> Header:
+    name = None
+    description: list[str] = []
+    params: list[Param] = []
+    body_lines: list[str] = []
+    in_header = True
+    for line in text.splitlines():
+        stripped = line.strip()
+        if in_header and stripped.startswith("--"):
+            content = stripped[2:].strip()
+            if content.startswith("name:"):
+                name = content[5:].strip()
+            elif content.startswith("description:"):
+                description.append(content[12:].strip())
+            elif (match := _PARAM.match(stripped)) is not None:
+                params.append(Param(match.group(1), match.group(2), (match.group(3) or "").strip()))
+            elif description and not params:
+                description.append(content)
+            continue
+        if in_header and not stripped:
+            continue
+        in_header = False
+        body_lines.append(line)
+    if not name:
+        raise ValueError(f"{source}: named query has no '-- name:' header line")
+    body = "\n".join(body_lines).strip().rstrip(";").strip()
+    if not body:
+        raise ValueError(f"{source}: named query {name!r} has no SQL")
+    return Header(name=name, description=" ".join(d for d in description if d), params=tuple(params), body=body)

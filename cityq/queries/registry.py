@@ -1,0 +1,136 @@
+"""The named-query registry: every `cityq/queries/sql/*.sql` file, by name.
+
+Each query is also installed as a DuckDB table macro on every connection a Store opens, so
+ad-hoc SQL can call it: `SELECT * FROM rpc_by_city(threshold := 0.5)`. Running a named query
+is exactly calling its macro with bound parameters, so the CLI, Python and ad-hoc SQL agree.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from cityq.errors import CityqError
+from cityq.queries.header import Param, parse
+
+
+def normalise(name: str) -> str:
+    """Names match ignoring case, spaces, '-' and '_'."""
+    return re.sub(r"[\s\-_]+", "", name.lower())
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    name: str  # 'rpc by city'
+    description: str
+    params: tuple[Param, ...]
+    body: str
+    file: str
+
+    @property
+    def macro(self) -> str:
+        """The table macro's identifier: 'rpc by city' -> rpc_by_city."""
+        return re.sub(r"[^a-z0-9]+", "_", self.name.lower()).strip("_")
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def create_macro_sql(self) -> str:
+        signature = ", ".join(f"{p.name} := {p.default}" for p in self.params)
+        return f"CREATE OR REPLACE TEMP MACRO {self.macro}({signature}) AS TABLE\n{self.body}"
+
+
+@functools.cache
+def _load() -> tuple[NamedQuery, ...]:
+    folder = resources.files("cityq.queries").joinpath("sql")
+    queries = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".sql"):
+            continue
+        header = parse(entry.read_text(), entry.name)
+        queries.append(NamedQuery(header.name, header.description, header.params, header.body, entry.name))
+    seen: dict[str, str] = {}
+    for q in queries:
+        key = normalise(q.name)
+        if key in seen:
+            raise RuntimeError(f"named query {q.name!r} defined twice: {seen[key]} and {q.file}")
+        seen[key] = q.file
+    return tuple(queries)
+
+
+def list_queries() -> tuple[NamedQuery, ...]:
+    return _load()
+
+
+def find_query(name: str) -> NamedQuery:
+    wanted = normalise(name)
+    for query in _load():
+        if normalise(query.name) == wanted or query.macro == name:
+            return query
+    names = [q.name for q in _load()]
+    close = difflib.get_close_matches(name.lower(), names, n=3, cutoff=0.4)
+    hint = f" Did you mean: {', '.join(repr(c) for c in close)}?" if close else ""
+    raise CityqError(f"unknown query {name!r}.{hint} `cityq query --list` shows them all.")
+
+
+def install_macros(con: duckdb.DuckDBPyConnection) -> None:
+    for query in _load():
+        try:
+            con.execute(query.create_macro_sql())
+        except duckdb.Error as exc:  # a broken shipped query is a bug, say which file
+            raise RuntimeError(f"named query {query.file} does not compile: {exc}") from exc
+
+
+def coerce(value: Any) -> Any:
+    """CLI values arrive as text: '0.5' -> 0.5, '5' -> 5, 'null' -> None, 'true' -> True."""
+    if not isinstance(value, str):
+        return value
+    lowered = value.strip().lower()
+    if lowered in ("null", "none"):
+        return None
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def run_named(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> pd.DataFrame:
+    query = find_query(name)
+    unknown = [k for k in params if query.param(k) is None]
+    if unknown:
+        known = ", ".join(p.name for p in query.params) or "none"
+        raise CityqError(f"query {query.name!r} has no parameter {unknown[0]!r} (parameters: {known})")
+    values = {k: coerce(v) for k, v in params.items()}
+    if values.get("threshold") is not None:
+        _check_threshold(con, float(values["threshold"]))
+    arguments = ", ".join(f"{k} := ${k}" for k in values)
+    try:
+        return con.execute(f"SELECT * FROM {query.macro}({arguments})", values).df()
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise CityqError(f"query {query.name!r} failed: {first}") from exc
+
+
+def _check_threshold(con: duckdb.DuckDBPyConnection, threshold: float) -> None:
+    """A threshold off the stored grid would silently give no rows: refuse it instead."""
+    grid = con.execute(
+        "SELECT DISTINCT round(unnest(thresholds), 6) AS t FROM ingests ORDER BY t"
+    ).fetchall()
+    values = [row[0] for row in grid]
+    if values and round(threshold, 6) not in values:
+        shown = ", ".join(f"{v:g}" for v in values)
+        raise CityqError(
+            f"threshold {threshold:g} is not on the stored grid ({shown}); pick one of those, "
+            "or re-ingest with --thresholds"
+        )

@@ -1,0 +1,68 @@
+"""Ordered schema migrations: `migrations/NNNN_*.sql`, applied in order when a store opens."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import duckdb
+
+from cityq import __version__
+from cityq.errors import CityqError
+
+
+def available() -> list[tuple[int, str]]:
+    """(version, sql) for every migration shipped with this cityq, in order."""
+    folder = resources.files("cityq.store").joinpath("migrations")
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql") and entry.name[:4].isdigit():
+            found.append((int(entry.name[:4]), entry.read_text()))
+    return sorted(found)
+
+
+def latest_version() -> int:
+    return available()[-1][0]
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchall()[0][0]
+    if not exists:
+        return 0
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0]
+
+
+def check_not_newer(con: duckdb.DuckDBPyConnection, where: str) -> int:
+    version = current_version(con)
+    if version > latest_version():
+        raise CityqError(
+            f"store {where} has schema version {version}, newer than this cityq understands "
+            f"({latest_version()}); upgrade cityq (pip install -U cityq) to open it"
+        )
+    return version
+
+
+def migrate(con: duckdb.DuckDBPyConnection, where: str) -> int:
+    """Apply every pending migration, each in its own transaction. Returns the new version."""
+    version = check_not_newer(con, where)
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version "
+        "(version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL, cityq_version VARCHAR NOT NULL)"
+    )
+    for number, sql in available():
+        if number <= version:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql)
+            con.execute(
+                "INSERT INTO schema_version VALUES ($v, current_timestamp, $cv)",
+                {"v": number, "cv": __version__},
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        version = number
+    return version

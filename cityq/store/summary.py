@@ -1,0 +1,42 @@
+"""A store's summary, as tables: what `cityq info` prints and the report opens with."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cityq.store import Store
+
+
+def _disk_size(store: Store) -> int:
+    return sum(f.stat().st_size for f in store.path.rglob("*") if f.is_file())
+
+
+def summarise(store: Store) -> dict[str, pd.DataFrame]:
+    sql = store.fetch_df
+    return {
+        "store": pd.DataFrame(
+            [{"path": str(store.path.resolve()), "size_mb": round(_disk_size(store) / 1e6, 2),
+              "schema_version": int(sql("SELECT max(version) AS v FROM schema_version")["v"][0])}]
+        ),
+        "images": sql(
+            "SELECT dataset, city, "
+            "count(*) FILTER (WHERE split = 'train') AS train, "
+            "count(*) FILTER (WHERE split = 'val') AS val, "
+            "count(*) FILTER (WHERE split = 'test') AS test "
+            "FROM images GROUP BY ALL ORDER BY ALL"
+        ),
+        "models": sql(
+            "SELECT model, arch, seed, dataset, img_size, round(test_accuracy, 4) AS test_accuracy, source "
+            "FROM models ORDER BY model"
+        ),
+        "ingests": sql(
+            "SELECT i.model, i.split, i.target, s.segmenter, i.n_images, i.status, "
+            "count(b.block) AS blocks_done FROM ingests i "
+            "JOIN segmentations s USING (segmentation_id) LEFT JOIN mask_blocks b USING (ingest_id) "
+            "GROUP BY ALL ORDER BY ALL"
+        ),
+        "stages": sql(
+            "SELECT stage, status, count(*) AS runs, max(ended_at) AS last_ended "
+            "FROM runs GROUP BY ALL ORDER BY ALL"
+        ),
+    }
