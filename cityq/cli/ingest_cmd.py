@@ -1,0 +1,52 @@
+"""`cityq ingest`: Grad-CAM masks and per-object counts for a model's images."""
+
+from __future__ import annotations
+
+import typer
+
+from cityq.cli.common import DEFAULT_STORE, StoreOption, open_store
+from cityq.pipeline.thresholds import DEFAULT_GRID
+
+
+def ingest(
+    model: list[str] = typer.Option(..., "--model", "-m", help="Model name (repeatable)."),
+    split: str = typer.Option("test", help="Which split's images: train, val or test."),
+    segmenter: str = typer.Option("labels", help="Segmenter that labels the pixels (`cityq segmenters`)."),
+    target: str = typer.Option("true", help="Explain the true city, or the 'predicted' one."),
+    thresholds: str = typer.Option(DEFAULT_GRID, help="Threshold grid: start:stop:step or a comma list, inside (0,1)."),
+    batch_size: int = typer.Option(64, help="Images per Grad-CAM pass."),
+    block_size: int = typer.Option(256, help="Images per Zarr chunk and per committed block."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    force: bool = typer.Option(False, "--force", help="Recompute a finished ingest."),
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Compute Grad-CAM masks (to Zarr) and per-object counts (to DuckDB) for a model's images,
+    and AR against every model already ingested on the same images. Resumes where a killed run
+    stopped; a finished ingest is not redone without --force.
+
+    Example: cityq ingest --model vgg11-s0 --model resnet18-s0 --thresholds 0.05:0.95:0.05
+    """
+    from cityq.pipeline.ingest import IngestOptions, ingest_model
+
+    options = IngestOptions(split=split, segmenter=segmenter, target=target, thresholds=thresholds,
+                            batch_size=batch_size, block_size=block_size, device=device, force=force)
+    with open_store(store, create=False) as opened:
+        for name in model:
+            summary = ingest_model(opened, name, options)
+            if summary.already_done:
+                typer.echo(f"{name}: already ingested ({summary.images} images); nothing to do (--force recomputes)", err=True)
+                continue
+            typer.echo(
+                f"{name}: {summary.images} images in {summary.seconds:.1f} s "
+                f"({summary.images_per_second:.1f} images/s), {summary.rows_written} rows, "
+                f"store writes {100 * summary.write_share:.0f}% of the time, {len(summary.failures)} failures",
+                err=True,
+            )
+            for image_id, reason in summary.failures:
+                typer.echo(f"  skipped image {image_id}: {reason}", err=True)
+            for other, mean_ar in summary.pairs:
+                typer.echo(f"  AR {name} vs {other}: {mean_ar:.4f}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest)
