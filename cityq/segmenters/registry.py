@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cityq.device import resolve_device
 from cityq.errors import CityqError
 from cityq.objects import N_CLASSES
 
@@ -77,14 +78,6 @@ def check_class_count(n_classes: int, what: str) -> None:
         raise CityqError(
             f"{what} predicts {n_classes} classes; cityq needs an ADE20K-150 model (150 classes)."
         )
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 Loader = Callable[[SegmenterRecord, Path | None, torch.device], Segmenter]
