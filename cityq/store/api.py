@@ -31,10 +31,25 @@ def cams(self, model: str, split: str = "test", target: str = "true"):
 
 
 def segmentation(self, segmenter: str, image_ids, size: int | None = None):
-    from cityq.pipeline.segment import find_segmentation, load_segmentation
+    """Class maps of the images by a segmenter, at the geometry they were segmented at (the
+    most recent segmentation that holds all of them, or the one at `size` x `size`)."""
+    from cityq.errors import CityqError
+    from cityq.pipeline.segment import load_segmentation
 
     ids = [int(i) for i in image_ids]
-    return load_segmentation(self, find_segmentation(self, segmenter, ids, size), ids)
+    rows = self.con.execute(
+        "SELECT s.segmentation_id FROM segmentations s JOIN segmented_images g USING (segmentation_id) "
+        "WHERE s.segmenter = $seg AND list_contains($ids, g.image_id) "
+        "AND ($size IS NULL OR (s.height = $size AND s.width = $size)) "
+        "GROUP BY s.segmentation_id HAVING count(*) = $n ORDER BY s.segmentation_id DESC LIMIT 1",
+        {"seg": segmenter, "ids": ids, "size": size, "n": len(set(ids))},
+    ).fetchall()
+    if not rows:
+        raise CityqError(
+            f"segmenter {segmenter!r} has not segmented all of these images; run "
+            f"`cityq segment --segmenter {segmenter} --dataset NAME` (or ingest a model with it)"
+        )
+    return load_segmentation(self, rows[0][0], ids)
 
 
 def model(self, name: str):
