@@ -73,3 +73,10 @@ def list_segmenters(store) -> pd.DataFrame:
         "round(CAST(metrics->>'miou' AS DOUBLE), 4) AS miou, config, created_at "
         "FROM segmenters ORDER BY created_at, segmenter"
     )
+
+
+def register_trained(store, name: str, relative_path: str, config: dict, metrics: dict) -> SegmenterRecord:
+    """Record a segmenter cityq trained itself (its weights already under the store)."""
+    record = SegmenterRecord(name, "trained", relative_path, config)
+    _insert(store, record, metrics)
+    return record
