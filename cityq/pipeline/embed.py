@@ -1,0 +1,228 @@
+"""t-SNE maps of a model's Grad-CAM masks (SPEC §10, paper Fig 3 and 4).
+
+Each image's NATIVE-resolution CAM (h x w, e.g. 7x7 or 14x14, as the ingest stores it) is
+flattened, reduced by PCA to at most 50 dimensions and mapped to 2-D by t-SNE. The full-size
+mask is a bilinear upsample of the native CAM followed by a min-max rescale: a fixed, nearly
+linear map of the native values, so it carries no information the native CAM lacks, while its
+224x224 = 50,176 dimensions would make PCA ~1000x more expensive for the same map.
+
+`embed_arrays` is the numeric core (arrays in, arrays out); `embed_model` reads one model's
+ingest, embeds it and writes `embeddings` + `embedding_runs` rows in one transaction,
+replacing an earlier embedding of the same ingest and method.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import numpy as np
+
+from cityq.errors import CityqError
+
+DEFAULT_PCA = 50
+DEFAULT_PERPLEXITY = 30.0
+
+
+def _default_jobs() -> int:
+    return os.cpu_count() or 1
+
+
+def _require_opentsne():
+    try:
+        import openTSNE
+    except ImportError as exc:
+        raise CityqError(
+            "--method opentsne needs the openTSNE package: pip install openTSNE "
+            "(or pip install 'cityq[tsne]'), or use --method sklearn"
+        ) from exc
+    return openTSNE
+
+
+def _tsne_sklearn(points: np.ndarray, perplexity: float, seed: int, n_jobs: int) -> np.ndarray:
+    from sklearn.manifold import TSNE
+
+    # sklearn's defaults (Barnes-Hut, 1000 iterations, PCA init, learning rate 'auto').
+    tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto",
+                random_state=seed, n_jobs=n_jobs)
+    return tsne.fit_transform(points)
+
+
+def _tsne_opentsne(points: np.ndarray, perplexity: float, seed: int, n_jobs: int) -> np.ndarray:
+    TSNE = _require_opentsne().TSNE
+    # openTSNE's defaults (FFT-accelerated gradients, 250 + 500 iterations, PCA init).
+    tsne = TSNE(n_components=2, perplexity=perplexity, initialization="pca",
+                random_state=seed, n_jobs=n_jobs)
+    return np.asarray(tsne.fit(points))
+
+
+# Registry: method name -> (points (N,p) float, perplexity, seed, n_jobs) -> (N,2).
+TSNE_METHODS: dict[str, Callable[[np.ndarray, float, int, int], np.ndarray]] = {
+    "sklearn": _tsne_sklearn,
+    "opentsne": _tsne_opentsne,
+}
+
+
+def check_method(method: str) -> None:
+    if method not in TSNE_METHODS:
+        raise CityqError(f"unknown t-SNE method {method!r}: use one of {', '.join(TSNE_METHODS)}")
+
+
+def check_perplexity(n_images: int, perplexity: float, what: str = "the masks") -> None:
+    """t-SNE needs more than 3 x perplexity points (each point's neighbourhood is 3 x perplexity)."""
+    if perplexity <= 0:
+        raise CityqError(f"perplexity must be positive, got {perplexity:g}")
+    if n_images > 3 * perplexity:
+        return
+    largest = (n_images - 1) // 3
+    if largest >= 1:
+        hint = f"pass --perplexity {largest} or less, or ingest more images"
+    else:
+        hint = "t-SNE needs at least 4 images: ingest more images"
+    raise CityqError(
+        f"{what} cover {n_images} images; t-SNE with perplexity {perplexity:g} needs more than "
+        f"{3 * perplexity:g}: {hint}"
+    )
+
+
+def pca_components(requested: int, n_images: int, n_dims: int) -> int:
+    """PCA keeps min(requested, N-1, D) components: there are no more directions than that."""
+    if requested < 1:
+        raise CityqError(f"--pca must be at least 1, got {requested}")
+    return max(1, min(requested, n_images - 1, n_dims))
+
+
+def reduce_pca(flat: np.ndarray, n_components: int, seed: int) -> tuple[np.ndarray, float]:
+    """PCA coordinates (N,p) float32 and the fraction of the variance they keep."""
+    from sklearn.decomposition import PCA
+
+    flat = np.asarray(flat, dtype=np.float32)
+    if not np.isfinite(flat).all():
+        raise CityqError("the masks contain NaN or infinite values; re-run `cityq ingest` for this model")
+    if float(flat.var(axis=0).sum()) == 0.0:
+        raise CityqError("all masks are identical (e.g. all zero), so there is nothing to embed; "
+                         "check the model with `cityq model` and re-ingest it")
+    pca = PCA(n_components=n_components, random_state=seed)
+    coords = pca.fit_transform(flat).astype(np.float32)
+    return coords, float(pca.explained_variance_ratio_.sum())
+
+
+def embed_arrays(
+    cams: np.ndarray,
+    pca: int = DEFAULT_PCA,
+    perplexity: float = DEFAULT_PERPLEXITY,
+    method: str = "sklearn",
+    seed: int = 0,
+    n_jobs: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Masks (N, ...) -> t-SNE coordinates (N,2) float64 and the PCA coordinates (N,p) float32.
+
+    Each mask is flattened; p = min(pca, N-1, D) with D the flattened size."""
+    check_method(method)
+    cams = np.asarray(cams)
+    flat = cams.reshape(len(cams), -1)
+    check_perplexity(len(flat), perplexity)
+    coords, _ = reduce_pca(flat, pca_components(pca, len(flat), flat.shape[1]), seed)
+    xy = TSNE_METHODS[method](coords.astype(np.float64), float(perplexity), int(seed), n_jobs or _default_jobs())
+    return np.asarray(xy, dtype=np.float64), coords
+
+
+@dataclass(frozen=True)
+class EmbeddingSummary:
+    model: str
+    ingest_id: int
+    method: str
+    n_images: int
+    cam_shape: tuple[int, int]  # native CAM (h, w) that was flattened
+    pca_components: int
+    explained_variance: float  # fraction of the masks' variance the PCA keeps
+    perplexity: float
+    seed: int
+    seconds: float  # PCA + t-SNE
+    run_id: int
+
+
+def write_embedding(store, ingest_id: int, method: str, image_ids, xy: np.ndarray,
+                    pca_coords: np.ndarray, config: dict, seconds: float) -> None:
+    """Replace the embedding of (ingest, method) by these rows, in one transaction."""
+    import json
+
+    import pyarrow as pa
+
+    n, p = pca_coords.shape
+    values = pa.array(np.ascontiguousarray(pca_coords, dtype=np.float32).ravel(), type=pa.float32())
+    offsets = pa.array(np.arange(0, n * p + 1, p, dtype=np.int32))
+    table = pa.table({
+        "ingest_id": pa.array(np.full(n, ingest_id, dtype=np.int32)),
+        "method": pa.array([method] * n, type=pa.string()),
+        "image_id": pa.array(np.asarray(image_ids, dtype=np.int32)),
+        "x": pa.array(xy[:, 0].astype(np.float64)),
+        "y": pa.array(xy[:, 1].astype(np.float64)),
+        "pca": pa.ListArray.from_arrays(offsets, values),
+    })
+    key = {"ingest_id": int(ingest_id), "method": method}
+    with store.transaction():
+        store.con.execute("DELETE FROM embeddings WHERE ingest_id = $ingest_id AND method = $method", key)
+        store.con.execute("DELETE FROM embedding_runs WHERE ingest_id = $ingest_id AND method = $method", key)
+        store.insert_df("embeddings", table)
+        store.con.execute(
+            "INSERT INTO embedding_runs (ingest_id, method, config, seconds, created_at) "
+            "VALUES ($ingest_id, $method, $config, $seconds, current_timestamp)",
+            {**key, "config": json.dumps(config, default=str), "seconds": float(seconds)},
+        )
+
+
+def embed_model(
+    store,
+    model: str,
+    pca: int = DEFAULT_PCA,
+    perplexity: float = DEFAULT_PERPLEXITY,
+    method: str = "sklearn",
+    seed: int = 0,
+    progress: bool = True,
+    split: str = "test",
+    target: str = "true",
+    n_jobs: int | None = None,
+) -> EmbeddingSummary:
+    """Embed the native CAMs of `model`'s ingest (split, target) and store the map."""
+    from cityq.pipeline.mask_store import find_ingest, read_cams
+    from cityq.progress import bar
+
+    check_method(method)
+    if method == "opentsne":
+        _require_opentsne()  # fail before any work
+    ingest = find_ingest(store, model, split=split, target=target)
+    config = {"model": model, "ingest_id": ingest.ingest_id, "split": split, "target": target,
+              "method": method, "pca": pca, "perplexity": perplexity, "seed": seed,
+              "input": f"native Grad-CAM {ingest.cam_height}x{ingest.cam_width}, flattened"}
+    steps = bar(total=4, desc=f"embed {model}", unit="step", disable=None if progress else True)
+    with store.run("embed", subject=model, config=config) as run_id:
+        steps.set_postfix_str("reading masks")
+        image_ids, cams = read_cams(store, ingest.ingest_id)
+        flat = np.asarray(cams, dtype=np.float32).reshape(len(cams), -1)
+        check_perplexity(len(flat), perplexity, what=f"model {model!r}'s {split} masks")
+        steps.update()
+        started = time.perf_counter()
+        steps.set_postfix_str("PCA")
+        n_components = pca_components(pca, len(flat), flat.shape[1])
+        coords, explained = reduce_pca(flat, n_components, seed)
+        steps.update()
+        steps.set_postfix_str(f"t-SNE ({method}, {len(flat)} masks)")
+        xy = TSNE_METHODS[method](coords.astype(np.float64), float(perplexity), int(seed),
+                                  n_jobs or _default_jobs())
+        seconds = time.perf_counter() - started
+        steps.update()
+        steps.set_postfix_str("writing")
+        summary = EmbeddingSummary(
+            model=model, ingest_id=int(ingest.ingest_id), method=method, n_images=len(flat),
+            cam_shape=(int(cams.shape[1]), int(cams.shape[2])), pca_components=n_components,
+            explained_variance=explained, perplexity=float(perplexity), seed=int(seed),
+            seconds=seconds, run_id=int(run_id),
+        )
+        write_embedding(store, ingest.ingest_id, method, image_ids, np.asarray(xy), coords,
+                        {**config, **asdict(summary)}, seconds)
+        steps.update()
+    steps.close()
+    return summary
