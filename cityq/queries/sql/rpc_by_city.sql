@@ -1,0 +1,47 @@
+-- name: rpc by city
+-- description: R_pc and lift per model, city and object at one threshold: R_pc = sum_i M_p,i(t) /
+-- sum_i N_p,i over the ingest's images of the city; lift = R_pc / the mean explanation area
+-- fraction of those images. Only objects passing the object filter (see `objects`) are listed.
+-- param threshold: 0.5        -- explanation threshold; any value on the stored grid
+-- param min_mean_pixels: NULL -- object filter: keep objects whose mean N over the city's images (zeros included) exceeds this; NULL = 100 at 224x224, scaled by image area
+-- param model: NULL           -- one model, or NULL for all
+-- param segmenter: NULL       -- one segmenter, or NULL for all
+-- param split: 'test'         -- the split the ingest covers
+-- param target: 'true'        -- Grad-CAM target of the ingest: 'true' or 'predicted'
+WITH ing AS (
+    SELECT g.ingest_id, g.model, s.segmenter, g.height * g.width AS hw,
+           list_position(list_transform(g.thresholds, lambda v: round(v, 6)), round(threshold, 6)) AS t_pos,
+           coalesce(min_mean_pixels, 100.0 * g.height * g.width / 50176) AS min_px
+    FROM ingests g JOIN segmentations s ON s.segmentation_id = g.segmentation_id
+    WHERE g.status = 'done' AND g.split = split AND g.target = target
+      AND (model IS NULL OR g.model = model) AND (segmenter IS NULL OR s.segmenter = segmenter)
+),
+per_city AS (
+    SELECT ing.ingest_id, im.city, count(*) AS n_images,
+           avg(mi.area_pixels[ing.t_pos] / ing.hw) AS mean_area
+    FROM ing JOIN mask_images mi ON mi.ingest_id = ing.ingest_id
+    JOIN images im ON im.image_id = mi.image_id
+    GROUP BY ing.ingest_id, im.city
+),
+counts AS (
+    SELECT ing.ingest_id, im.city, oc.object_id,
+           sum(oc.n_pixels::BIGINT) AS n_sum, sum(oc.m_pixels[ing.t_pos]::BIGINT) AS m_sum
+    FROM ing JOIN object_counts oc ON oc.ingest_id = ing.ingest_id
+    JOIN images im ON im.image_id = oc.image_id
+    GROUP BY ing.ingest_id, im.city, oc.object_id
+)
+SELECT ing.model, ing.segmenter, pc.city, o.name AS object,
+       round(threshold, 6) AS threshold,
+       c.m_sum / c.n_sum AS rpc,
+       (c.m_sum / c.n_sum) / nullif(pc.mean_area, 0) AS lift,
+       pc.n_images,
+       c.n_sum / pc.n_images AS mean_pixels,
+       pc.mean_area,
+       ing.ingest_id,
+       c.object_id
+FROM counts c
+JOIN per_city pc ON pc.ingest_id = c.ingest_id AND pc.city = c.city
+JOIN ing ON ing.ingest_id = c.ingest_id
+JOIN objects o ON o.object_id = c.object_id
+WHERE c.n_sum / pc.n_images > ing.min_px
+ORDER BY ing.model, ing.segmenter, pc.city, (c.m_sum / c.n_sum) DESC, o.name
