@@ -14,7 +14,7 @@ from cityq.segmenters.registry import (
 )
 
 # Registration happens on import; the heavy imports (transformers) stay inside the loaders.
-from cityq.segmenters import labels, mit_semseg, small_net  # noqa: E402,F401
+from cityq.segmenters import labels, mit_semseg, segformer, small_net  # noqa: E402,F401
 
 __all__ = [
     "ImageBatch",
