@@ -70,6 +70,16 @@ def test_train_then_segment(store):
     assert set(np.unique(ours)) <= {1, 2, 6, 32}
     assert (ours == truth).mean() > 0.85
 
+    agreement = store.query("segmenter agreement", segmenter="toy-unet")
+    assert set(agreement.object) <= {"building", "sky", "road", "fence"} and len(agreement) >= 3
+    # Counts alone bound the per-pixel figures from above.
+    assert agreement.count_accuracy.iloc[0] >= (ours == truth).mean() - 1e-9
+    assert ((agreement.count_iou >= 0) & (agreement.count_iou <= 1)).all()
+    assert agreement.exact_miou.iloc[0] == pytest.approx(metrics["miou"])
+    sky = agreement[agreement.object == "sky"].iloc[0]
+    true_sky = ((ours == 2) & (truth == 2)).sum() / ((ours == 2) | (truth == 2)).sum()
+    assert sky.count_iou >= true_sky - 1e-9 and sky.mean_pixels_labels == pytest.approx((truth == 2).sum() / len(ids))
+
     with pytest.raises(CityqError, match="exists already"):
         train_segmenter(store, "toy", name="toy-unet", config=cfg, device="cpu", progress=False)
 
