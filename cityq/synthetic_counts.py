@@ -196,7 +196,7 @@ def _write_models(store, config, now):
 
 def _attention(config, rng_model, arch_shift, scene, m) -> np.ndarray:
     """Per row, how strongly the model looks at the object, in [0.02, 0.98]."""
-    base = np.where(scene.planted, 0.75, 0.3)
+    base = np.where(scene.planted, 0.85, 0.3)
     return np.clip(base + arch_shift[scene.object_id] + scene.noise + rng_model.normal(0, 0.05, len(base)), 0.02, 0.98)
 
 
@@ -213,7 +213,7 @@ def _write_ingest(store, config, rng, now, model, arch, seed, segmentation_id, i
     ).fetchone()[0]
     # Architecture-level preferences are shared by seeds; the seed adds a smaller wobble.
     arch_rng = np.random.default_rng([config.seed, sum(map(ord, arch))])
-    arch_shift = arch_rng.normal(0, 0.15, 150)
+    arch_shift = arch_rng.normal(0, 0.1, 150)
     model_rng = np.random.default_rng([config.seed, sum(map(ord, arch)), seed + 1])
     att = _attention(config, model_rng, arch_shift + model_rng.normal(0, 0.03, 150), scene, m)
     # Fraction of the object's pixels with mask >= t: (1 - t) ** gamma, falling in t.

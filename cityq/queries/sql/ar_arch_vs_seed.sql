@@ -8,6 +8,8 @@
 -- param segmenter: NULL       -- only ingests counted with this segmenter, or NULL for all
 -- param split: 'test'         -- the split the ingests cover
 -- param target: 'true'        -- Grad-CAM target of the ingests: 'true' or 'predicted'
+-- DuckDB's multi-argument hash() mixes its arguments weakly (hash(0, x, y) = hash(x, y)), so
+-- random draws chain single-argument hashes: hash(xor(hash(xor(hash(seed), a)), b)).
 WITH ing AS (
     SELECT g.ingest_id, g.model
     FROM ingests g JOIN segmentations s ON s.segmentation_id = g.segmentation_id
@@ -45,7 +47,7 @@ observed AS (
 shuffled AS (
     -- Permutation b: the n_arch pairs with the smallest hash keys play 'architecture'.
     SELECT rb.b, p.ar,
-           row_number() OVER (PARTITION BY rb.b ORDER BY hash(seed, rb.b, p.pair_id), p.pair_id) <= p.n_arch AS is_arch
+           row_number() OVER (PARTITION BY rb.b ORDER BY hash(xor(hash(xor(hash(seed::UBIGINT), rb.b::UBIGINT)), p.pair_id::UBIGINT)), p.pair_id) <= p.n_arch AS is_arch
     FROM pairs p, range(n_perm) rb(b)
 ),
 null_diffs AS (

@@ -10,6 +10,8 @@
 -- param segmenter: NULL       -- only ingests counted with this segmenter, or NULL for all
 -- param split: 'test'         -- the split the ingests cover
 -- param target: 'true'        -- Grad-CAM target of the ingests: 'true' or 'predicted'
+-- DuckDB's multi-argument hash() mixes its arguments weakly (hash(0, x, y) = hash(x, y)), so
+-- random draws chain single-argument hashes: hash(xor(hash(xor(hash(seed), a)), b)).
 WITH ing AS (
     SELECT g.ingest_id, g.model
     FROM ingests g JOIN segmentations s ON s.segmentation_id = g.segmentation_id
@@ -29,7 +31,7 @@ per_image AS (
 numbered AS (
     SELECT p.model_a, p.model_b, p.image_id, p.ar,
            dense_rank() OVER (ORDER BY p.model_a, p.model_b) AS pair_id,
-           row_number() OVER (PARTITION BY p.model_a, p.model_b ORDER BY hash(seed, p.image_id), p.image_id) AS pos
+           row_number() OVER (PARTITION BY p.model_a, p.model_b ORDER BY hash(xor(hash(seed::UBIGINT), p.image_id::UBIGINT)), p.image_id) AS pos
     FROM per_image p
 ),
 pairs AS (
@@ -43,7 +45,7 @@ weights AS (
            CASE WHEN u.u < 0.36787944 THEN 0 WHEN u.u < 0.73575888 THEN 1 WHEN u.u < 0.91969860 THEN 2
                 WHEN u.u < 0.98101184 THEN 3 WHEN u.u < 0.99634015 THEN 4 WHEN u.u < 0.99940582 THEN 5
                 WHEN u.u < 0.99991676 THEN 6 ELSE 7 END AS w
-    FROM (SELECT n.pair_id, rb.b, n.ar, hash(seed, n.pair_id, n.pos, rb.b) / 18446744073709551616.0 AS u
+    FROM (SELECT n.pair_id, rb.b, n.ar, hash(xor(hash(xor(hash(xor(hash(seed::UBIGINT), n.pair_id::UBIGINT)), n.pos::UBIGINT)), rb.b::UBIGINT)) / 18446744073709551616.0 AS u
           FROM numbered n, range(n_boot) rb(b) WHERE n.pos <= boot_size) u
 ),
 ci AS (

@@ -13,6 +13,8 @@
 -- param n_boot: 200           -- bootstrap resamples
 -- param boot_size: 2000       -- images per model and city in a resample at most (see above)
 -- param seed: 0               -- seed of the resampling (results are deterministic)
+-- DuckDB's multi-argument hash() mixes its arguments weakly (hash(0, x, y) = hash(x, y)), so
+-- random draws chain single-argument hashes: hash(xor(hash(xor(hash(seed), a)), b)).
 WITH est AS (
     SELECT r.*
     FROM rpc_by_city(threshold := threshold, min_mean_pixels := min_mean_pixels, model := model,
@@ -25,7 +27,7 @@ ing AS (
 ),
 img AS (
     SELECT ing.ingest_id, im.city, mi.image_id, mi.area_pixels[ing.t_pos] / ing.hw AS area,
-           row_number() OVER (PARTITION BY ing.ingest_id, im.city ORDER BY hash(seed, mi.image_id), mi.image_id) AS pos,
+           row_number() OVER (PARTITION BY ing.ingest_id, im.city ORDER BY hash(xor(hash(seed::UBIGINT), mi.image_id::UBIGINT)), mi.image_id) AS pos,
            count(*) OVER (PARTITION BY ing.ingest_id, im.city) AS n
     FROM ing JOIN mask_images mi ON mi.ingest_id = ing.ingest_id
     JOIN images im ON im.image_id = mi.image_id
@@ -38,7 +40,7 @@ weights AS (
                 WHEN u.u < 0.98101184 THEN 3 WHEN u.u < 0.99634015 THEN 4 WHEN u.u < 0.99940582 THEN 5
                 WHEN u.u < 0.99991676 THEN 6 ELSE 7 END AS w
     FROM (SELECT s.ingest_id, s.city, s.image_id, s.area, rb.b,
-                 hash(seed, s.ingest_id, s.image_id, rb.b) / 18446744073709551616.0 AS u
+                 hash(xor(hash(xor(hash(xor(hash(seed::UBIGINT), s.ingest_id::UBIGINT)), s.image_id::UBIGINT)), rb.b::UBIGINT)) / 18446744073709551616.0 AS u
           FROM subset s, range(n_boot) rb(b)) u
 ),
 area_b AS (
