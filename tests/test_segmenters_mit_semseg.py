@@ -92,10 +92,10 @@ def test_matches_mit_semseg_package(tmp_path, arch):
     folder = save_folder(tmp_path, arch, encoder, decoder)
     seg = load_segmenter(SegmenterRecord("mit", "mit-semseg", str(folder), {}), device="cpu")
     assert seg.config["arch"] == arch and seg.config["epoch"] == 20
-    images = _images()
+    images = _images(n=2)
     for seg_size in [(72, 96), (64, 64)]:  # the image's own size, and a classifier geometry
         ours = seg.segment(ImageBatch(images), *seg_size)
-        assert ours.dtype == torch.uint8 and ours.shape == (3, *seg_size)
+        assert ours.dtype == torch.uint8 and ours.shape == (2, *seg_size)
         theirs = torch.stack([reference_predict(module, im, ARCHS[arch], seg_size, tmp_path) for im in images])
         agreement = (ours.long() == theirs).float().mean().item()
         print(f"{arch} {seg_size}: pixel agreement {agreement:.6f}")
@@ -148,3 +148,44 @@ def test_input_size_follows_their_arithmetic():
     assert input_size(70, 97, None, 1000, 32) == (96, 128)
     assert input_size(480, 640, 300, 1000, 8) == (304, 400)
     assert input_size(100, 3000, None, 1000, 8) == (40, 1000)
+
+
+def test_cli_add_and_segment_agree_with_mit_semseg(tmp_path):
+    """The issue's must-show: `cityq segmenter add` + `cityq segment` vs mit-semseg's own prediction."""
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from cityq.cli import app
+    from cityq.pipeline.segment import load_segmentation
+    from cityq.store import Store
+
+    arch = "resnet50dilated-ppm_deepsup"
+    module, encoder, decoder = build_reference(arch)
+    folder = save_folder(tmp_path, arch, encoder, decoder)
+    root, store_dir = tmp_path / "data", tmp_path / "store"
+    (root / "a").mkdir(parents=True)
+    images = _images(n=2, h=64, w=64)
+    with Store(store_dir) as store:
+        store.con.execute("INSERT INTO datasets VALUES ('d', $root, ['a'], 0, NULL, NULL, current_timestamp)", {"root": str(root)})
+        for i, im in enumerate(images):
+            Image.fromarray(im).save(root / "a" / f"{i}.png")
+            store.con.execute("INSERT INTO images (dataset, city, path, width, height, sha256, place_id, split, added_at) "
+                              "VALUES ('d', 'a', ?, 64, 64, 'h', ?, 'test', current_timestamp)", [f"a/{i}.png", str(i)])
+    runner = CliRunner()
+    out = runner.invoke(app, ["segmenter", "add", "r50", "--kind", "mit-semseg", "--path", str(folder), "--store", str(store_dir)])
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(app, ["segment", "--dataset", "d", "--segmenter", "r50", "--size", "64", "--store", str(store_dir)])
+    assert out.exit_code == 0, out.output
+    with Store(store_dir) as store:
+        seg_id = int(store.fetch_df("SELECT segmentation_id FROM segmentations WHERE segmenter = 'r50'").iloc[0, 0])
+        ids = store.fetch_df("SELECT image_id FROM images ORDER BY image_id").image_id.tolist()
+        ours = torch.from_numpy(load_segmentation(store, seg_id, ids)).long()
+    theirs = torch.stack([reference_predict(module, im, 8, (64, 64), tmp_path) for im in images])
+    agreement = (ours == theirs).float().mean().item()
+    print(f"cli {arch}: pixel agreement {agreement:.6f}")
+    assert agreement >= 0.95
+
+    (folder / "decoder_epoch_20.pth").unlink()
+    out = runner.invoke(app, ["segmenter", "add", "r50b", "--kind", "mit-semseg", "--path", str(folder), "--store", str(store_dir)])
+    assert out.exit_code != 0
+    assert "no decoder_epoch_20.pth" in out.output and len(out.output.strip().splitlines()) == 1, out.output
