@@ -1,0 +1,54 @@
+"""Bare earth: an unpaved patch of ground beside or on the street, blotchy with pebbles.
+Planted in pittsburgh by default. Its colours come from the same palette as the paving:
+it is told apart by its texture, not its colour."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cityq.synth.canvas import smooth_noise
+from cityq.synth.drawers import Instance, Step, drawer
+from cityq.synth.palettes import colour
+from cityq.synth.street import CAMERA_HEIGHT
+
+
+@drawer("earth", ("ground",))
+def plan_earth(ctx, rng: np.random.Generator, inst: Instance) -> list[Step]:
+    st = ctx.street
+    nearer = "left" if -st.road_l < st.road_r else "right"
+    side = nearer if rng.random() < 0.7 else ("right" if nearer == "left" else "left")
+    sign = -1.0 if side == "left" else 1.0
+    kerb, wall = (st.road_l, st.walk_l) if side == "left" else (st.road_r, st.walk_r)
+    inner = kerb - sign * rng.uniform(0.5, 3.5)  # may spill onto the road's edge
+    outer = wall + sign * 6.0  # and past the facade line, where the facades end
+    area = inst.area if inst.area else rng.uniform(0.02, 0.08)
+    z0 = rng.uniform(0.5, 1.0) * st.min_visible_z(inner)
+    base = colour(rng, "ground")
+    label = ctx.label("earth")
+    ground = (ctx.label("road"), ctx.label("sidewalk"))
+
+    def paint():
+        s, c = ctx.size, ctx.canvas
+        y0 = int(np.clip(np.ceil(st.vy + 1), 0, s))
+        if y0 >= s:
+            return
+        d = np.arange(y0, s, dtype=np.float32)[:, None] + 0.5 - st.vy
+        z = st.f * CAMERA_HEIGHT / d
+        X = (np.arange(s, dtype=np.float32)[None, :] + 0.5 - st.vx) * z / st.f
+        wobble = 0.6 * smooth_noise(rng, s - y0, s, 6)  # ragged edges
+        lo, hi = sorted((inner, outer))
+        labels = c.labels[y0:]
+        candidate = (X + wobble > lo) & (X + wobble < hi) & (z >= z0) & ((labels == ground[0]) | (labels == ground[1]))
+        depths = np.broadcast_to(z, candidate.shape)[candidate]
+        if depths.size == 0:
+            return
+        k = min(int(area * s * s), depths.size - 1)
+        z1 = np.partition(depths, k)[k]
+        mask = candidate & (z <= z1)
+        blotch = 1.0 + 0.22 * smooth_noise(rng, s - y0, s, 5) + 0.12 * smooth_noise(rng, s - y0, s, 17)
+        pebbles = rng.random((s - y0, s))
+        shade = np.where(pebbles < 0.05, 0.6, np.where(pebbles > 0.96, 1.3, 1.0))
+        rgb = np.clip(base[None, None, :] * (blotch * shade)[..., None], 0, 1)
+        c.paint(0, y0, mask, rgb, label)
+
+    return [Step("flat", 0.0, paint)]

@@ -1,0 +1,52 @@
+"""Fences: bars or mesh between rails, along the kerb or in front of the facades. Planted in
+tokyo by default. Only the bars and rails are labelled: what shows between them keeps its own label."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cityq.synth.drawers import Instance, Step, drawer
+from cityq.synth.drawers.facade_space import facade_patch
+from cityq.synth.palettes import colour
+
+FILL = {"bars": 0.5, "mesh": 0.4}  # about this share of a fence's outline is bars and rails
+
+
+@drawer("fence", ("ground",))
+def plan_fence(ctx, rng: np.random.Generator, inst: Instance) -> list[Step]:
+    st = ctx.street
+    nearer = "left" if -st.road_l < st.road_r else "right"  # the kerb nearer the camera
+    side = nearer if rng.random() < 0.7 else ("right" if nearer == "left" else "left")
+    sign = -1.0 if side == "left" else 1.0
+    kerb, wall = (st.road_l, st.walk_l) if side == "left" else (st.road_r, st.walk_r)
+    X = kerb + sign * 0.25 if rng.random() < 0.7 else wall - sign * 0.3
+    height = rng.uniform(1.2, 2.4) * inst.scale
+    z0 = st.min_visible_z(X) * rng.uniform(0.6, 1.0)  # starts at or beyond the image edge
+    style = "bars" if rng.random() < 0.6 else "mesh"
+    area = inst.area if inst.area else rng.uniform(0.02, 0.08)
+    # Projected area of a fence from z to z1: height * f^2 * |X| * (1/z0^2 - 1/z1^2) / 2.
+    z_in = max(z0, st.min_visible_z(X))
+    inv = 1 / z_in**2 - 2 * area * ctx.size**2 / (FILL[style] * height * st.f**2 * abs(X))
+    z1 = max(min(1 / np.sqrt(inv) if inv > 0 else 150.0, 150.0), z_in + 3.0)
+    pitch = rng.uniform(0.15, 0.3)
+    metal = colour(rng, "metal") if rng.random() < 0.6 else colour(rng, "paint")
+    label = ctx.label("fence")
+
+    def paint():
+        patch = facade_patch(ctx, X, z0, z1, 0.0, height)
+        if patch is None:
+            return
+        ix0, iy0, mask, p, q = patch
+        z = z0 + p * (z1 - z0)
+        h = q * height
+        rails = (h > height - 0.12) | (np.abs(h - 0.15) < 0.06)
+        posts = np.mod(z, 2.5) < 0.12
+        if style == "bars":
+            infill = np.mod(z, pitch) < 0.45 * pitch
+        else:
+            infill = (np.mod(z + h, pitch * 2) < 0.3 * pitch) | (np.mod(z - h, pitch * 2) < 0.3 * pitch)
+        ink = mask & (rails | posts | infill)
+        rgb = metal * (0.85 + 0.3 * q[..., None])
+        ctx.canvas.paint(ix0, iy0, ink, rgb, label)
+
+    return [Step("standing", z0, paint)]

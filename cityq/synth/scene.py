@@ -1,0 +1,135 @@
+"""One street scene: layout, objects back to front, lighting and noise -> (rgb, labels).
+
+Three random streams per image, so that views of one place share everything but the camera
+and the light, and so that re-drawing an occluded planted object does not change which
+planted objects an image was given:
+  choice  (seed, city, place)           which planted objects, how many
+  layout  (seed, city, place, attempt)  the street, the buildings, every object
+  view    (seed, city, place, view)     camera shift, lighting, sensor noise
+"""
+
+from __future__ import annotations
+
+import functools
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from cityq.objects import object_index
+from cityq.synth.background import FacadeRow, draw_facades, draw_ground, draw_sky, draw_skyline
+from cityq.synth.canvas import Canvas
+from cityq.synth.drawers import Instance, Step, get_drawer
+from cityq.synth.spec import City, Spec
+from cityq.synth.street import Street
+
+MAX_ATTEMPTS = 8
+LAYER_ORDER = {"skyline": 0, "facade": 1, "flat": 2, "standing": 3}
+
+
+@dataclass
+class SceneContext:
+    canvas: Canvas
+    street: Street
+    rows: dict[str, FacadeRow]
+
+    @property
+    def size(self) -> int:
+        return self.canvas.size
+
+    @staticmethod
+    @functools.cache
+    def label(name: str) -> int:
+        return object_index(name)
+
+
+def city_key(city: str) -> int:
+    return zlib.crc32(city.encode())
+
+
+def rng_for(seed: int, city: str, place: int, stream: int, extra: int = 0) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, city_key(city), place, stream, extra]))
+
+
+def choose_planted(city: City, rng: np.random.Generator) -> list[tuple[str, str, list[float]]]:
+    """[(object, where, [area per instance])]: one primary by weight, others by extra_probability."""
+    weights = np.array([p.weight for p in city.planted])
+    primary = int(rng.choice(len(weights), p=weights / weights.sum()))
+    chosen = []
+    for i, p in enumerate(city.planted):
+        extra = rng.random()
+        if i == primary or extra < p.extra_probability:
+            n = int(rng.integers(p.count[0], p.count[1] + 1))
+            chosen.append((p.name, p.where, [float(rng.uniform(*p.area)) for _ in range(n)]))
+    return chosen
+
+
+def render_place_view(spec: Spec, city: str, size: int, seed: int, place: int, view: int = 0):
+    """The image of (city, place, view): (rgb uint8 (s,s,3), labels uint8 (s,s), planted pixel counts)."""
+    chosen = choose_planted(spec.city(city), rng_for(seed, city, place, 0))
+    for attempt in range(MAX_ATTEMPTS):
+        rgb, labels = render(spec, chosen, size, rng_for(seed, city, place, 1, attempt),
+                             rng_for(seed, city, place, 2, view), view > 0)
+        shown = {name: int(np.count_nonzero(labels == object_index(name))) for name, _, _ in chosen}
+        if min(shown.values()) >= spec.min_planted_area * size * size:
+            break
+    return rgb, labels, shown
+
+
+def render(spec: Spec, chosen, size: int, layout: np.random.Generator, view: np.random.Generator,
+           shift_camera: bool = False):
+    street = Street.sample(layout, size)
+    rows = {side: FacadeRow.sample(layout, street, side, light=float(layout.uniform(0.65, 1.0)))
+            for side in ("left", "right")}
+    ctx = SceneContext(Canvas(size), street, rows)
+
+    steps: list[Step] = []
+    for obj in spec.shared:
+        if layout.random() < obj.probability:
+            for _ in range(int(layout.integers(obj.count[0], obj.count[1] + 1))):
+                inst = Instance(get_drawer(obj.name).wheres[0], float(layout.uniform(*obj.scale)), None)
+                steps += get_drawer(obj.name).plan(ctx, layout, inst)
+    for name, where, areas in chosen:
+        for area in areas:
+            steps += get_drawer(name).plan(ctx, layout, Instance(where, 1.0, area))
+    # Back to front: layer first, then far before near within a layer.
+    if shift_camera:  # after planning: the world stays, the camera moves
+        street.pan(view)
+    steps.sort(key=lambda s: (LAYER_ORDER[s.layer], -s.z))
+    by_layer = {name: [s for s in steps if s.layer == name] for name in LAYER_ORDER}
+
+    draw_sky(ctx.canvas, layout, street)
+    draw_ground(ctx.canvas, layout, street)
+    draw_skyline(ctx.canvas, layout, street)
+    _paint(by_layer["skyline"])
+    for side in ("left", "right"):
+        draw_facades(ctx.canvas, layout, street, rows[side])
+    _paint(by_layer["facade"])
+    _paint(by_layer["flat"])
+    _paint(by_layer["standing"])
+    return _expose(ctx.canvas.rgb, view), ctx.canvas.labels
+
+
+def _paint(steps: list[Step]) -> None:
+    for step in steps:
+        step.paint()
+
+
+def _expose(rgb: np.ndarray, view: np.random.Generator) -> np.ndarray:
+    """Global lighting (exposure, white balance) and sensor noise, then 8 bits."""
+    gain = view.uniform(0.75, 1.15)
+    tint = view.normal(1.0, 0.04, 3).astype(np.float32)
+    sigma = np.float32(view.uniform(0.008, 0.03))
+    s = rgb.shape[0]
+    bank = _noise_bank(s)
+    oy, ox = view.integers(0, bank.shape[0] - s + 1, 2)
+    out = rgb * (gain * tint) + bank[oy : oy + s, ox : ox + s] * sigma
+    np.clip(out, 0.0, 1.0, out=out)
+    return (out * 255.0 + 0.5).astype(np.uint8)
+
+
+@functools.cache
+def _noise_bank(size: int) -> np.ndarray:
+    # Drawing fresh normal noise for every image costs as much as the rest of the scene; a fixed
+    # bank sampled at a random offset per image is as good for this purpose and deterministic.
+    return np.random.default_rng(20190101).standard_normal((size + 97, size + 97, 3), dtype=np.float32)
