@@ -4,7 +4,7 @@ Each image's NATIVE-resolution CAM (h x w, e.g. 7x7 or 14x14, as the ingest stor
 flattened, reduced by PCA to at most 50 dimensions and mapped to 2-D by t-SNE. The full-size
 mask is a bilinear upsample of the native CAM followed by a min-max rescale: a fixed, nearly
 linear map of the native values, so it carries no information the native CAM lacks, while its
-224x224 = 50,176 dimensions would make PCA ~1000x more expensive for the same map.
+224x224 = 50,176 dimensions would make PCA 250-1000x more expensive for the same map.
 
 `embed_arrays` is the numeric core (arrays in, arrays out); `embed_model` reads one model's
 ingest, embeds it and writes `embeddings` + `embedding_runs` rows in one transaction,
