@@ -1,0 +1,323 @@
+"""Training a city classifier, and bringing in one trained elsewhere (SPEC §2).
+
+One straight-line loop a reader can follow: cross-entropy, Adam (lr 1e-4, x0.1 every 10
+epochs), train on `train`, keep the epoch with the best `val` accuracy, evaluate it on `test`.
+Inputs are decoded and resized once (`images.load_image_tensor`) and held as uint8 on the
+device; each batch is normalised there.
+
+Nothing is written until training has finished: then the checkpoint is saved under a
+temporary name and renamed, and the `models`, `epochs` and `predictions` rows go in in one
+transaction. A killed training leaves no model behind; a checkpoint file without a `models`
+row is an orphan that the next run of that name replaces.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from cityq.device import resolve_device
+from cityq.errors import CityqError
+from cityq.models.checkpoint import load_into, read_checkpoint, save_checkpoint
+from cityq.models.registry import create_model, get_arch
+from cityq.pipeline.images import load_image_tensor, normalize
+
+MIN_IMAGES_PER_CITY = 5  # fewer cannot fill three splits and still say anything
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class TrainConfig:
+    dataset: str
+    arch: str
+    seed: int = 0
+    # schedule
+    epochs: int = 12  # passes over the train split
+    lr: float = 1e-4  # Adam's initial learning rate (paper)
+    lr_step: int = 10  # epochs between learning-rate decays (paper)
+    lr_gamma: float = 0.1  # decay factor (paper)
+    # data
+    img_size: int = 64  # square input side; images are squashed, not cropped
+    batch_size: int = 32
+    # where
+    device: str = "auto"  # auto | cpu | cuda
+    num_threads: int | None = None  # torch CPU threads; None keeps torch's default
+    name: str | None = None  # default "<arch>-s<seed>"
+
+    @property
+    def model_name(self) -> str:
+        return self.name or f"{self.arch}-s{self.seed}"
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _dataset_cities(store, dataset: str) -> list[str]:
+    rows = store.con.execute("SELECT cities FROM datasets WHERE dataset = $d", {"d": dataset}).fetchall()
+    if not rows:
+        known = [r[0] for r in store.con.execute("SELECT dataset FROM datasets ORDER BY 1").fetchall()]
+        listed = f"known: {', '.join(known)}" if known else "the store has none yet"
+        raise CityqError(f"dataset {dataset!r} is not in the store ({listed}); add it with `cityq dataset add ROOT --name {dataset}`")
+    return list(rows[0][0])
+
+
+def _split_frame(store, dataset: str, cities: list[str]) -> pd.DataFrame:
+    """image_id, city, split, label (index into cities), checked for enough images everywhere."""
+    frame = store.fetch_df(
+        "SELECT image_id, city, split FROM images WHERE dataset = $d ORDER BY image_id", {"d": dataset}
+    )
+    counts = frame.groupby(["city", "split"]).size()
+    for city in cities:
+        total = int(counts.get(city, pd.Series(dtype=int)).sum()) if city in counts.index.get_level_values(0) else 0
+        if total < MIN_IMAGES_PER_CITY:
+            raise CityqError(
+                f"city {city!r} of dataset {dataset!r} has {total} images; training needs at least "
+                f"{MIN_IMAGES_PER_CITY} per city: add more images with `cityq dataset add`"
+            )
+        for split in SPLITS:
+            if (city, split) not in counts.index:
+                raise CityqError(
+                    f"city {city!r} has no {split} images in dataset {dataset!r}; add more images of it "
+                    "(splits are 6:2:2 by place) with `cityq dataset add`"
+                )
+    frame["label"] = frame["city"].map({c: i for i, c in enumerate(cities)}).astype("int64")
+    return frame
+
+
+def _checked_name(name: str) -> str:
+    if not MODEL_NAME.match(name):
+        raise CityqError(f"bad model name {name!r}: use letters, digits, '.', '_' and '-'")
+    return name
+
+
+def _existing_model(store, name: str):
+    rows = store.con.execute("SELECT source, test_accuracy FROM models WHERE model = $m", {"m": name}).fetchall()
+    return rows[0] if rows else None
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator | None = None):
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    for start in range(0, n, batch_size):
+        yield order[start:start + batch_size]
+
+
+@torch.no_grad()
+def evaluate(model, images: torch.Tensor, labels: torch.Tensor, batch_size: int) -> tuple[float, float, torch.Tensor]:
+    """(mean loss, accuracy, softmax probabilities (N,C) on the CPU) in eval mode."""
+    model.eval()
+    losses, probs = [], []
+    for index in _batches(len(images), batch_size):
+        logits = model(normalize(images[index]))
+        losses.append(F.cross_entropy(logits, labels[index], reduction="sum"))
+        probs.append(torch.softmax(logits.float(), dim=1).cpu())
+    probs_all = torch.cat(probs)
+    accuracy = (probs_all.argmax(1) == labels.cpu()).float().mean().item()
+    return float(torch.stack(losses).sum()) / len(images), accuracy, probs_all
+
+
+def _prediction_rows(name: str, image_ids, labels: torch.Tensor, probs: torch.Tensor) -> pd.DataFrame:
+    return pd.DataFrame({
+        "model": name,
+        "image_id": np.asarray(image_ids, dtype=np.int32),
+        "true_index": labels.cpu().numpy().astype(np.int16),
+        "pred_index": probs.argmax(1).numpy().astype(np.int16),
+        "probs": list(probs.numpy().astype(np.float32)),
+    })
+
+
+def _write_model(store, row: dict, epochs: pd.DataFrame | None, predictions: pd.DataFrame, replace: bool) -> None:
+    """All rows of one model in one transaction (replacing an older model of that name)."""
+    old = None
+    with store.transaction():
+        if replace:
+            found = store.con.execute("SELECT checkpoint FROM models WHERE model = $m", {"m": row["model"]}).fetchall()
+            old = found[0][0] if found else None
+            for table in ("models", "epochs", "predictions"):
+                store.con.execute(f"DELETE FROM {table} WHERE model = $m", {"m": row["model"]})
+        store.insert_df("models", pd.DataFrame([row]))
+        if epochs is not None:
+            store.insert_df("epochs", epochs)
+        store.insert_df("predictions", predictions)
+    if old and old != row["checkpoint"]:
+        (store.path / old).unlink(missing_ok=True)
+
+
+def train_model(
+    store,
+    dataset: str,
+    arch: str,
+    seed: int = 0,
+    epochs: int = TrainConfig.epochs,
+    img_size: int = TrainConfig.img_size,
+    batch_size: int = TrainConfig.batch_size,
+    lr: float = TrainConfig.lr,
+    lr_step: int = TrainConfig.lr_step,
+    lr_gamma: float = TrainConfig.lr_gamma,
+    device: str = "auto",
+    name: str | None = None,
+    progress: bool = True,
+    force: bool = False,
+    num_threads: int | None = None,
+) -> str:
+    """Train `arch` on `dataset` and record it in the store; returns the model name."""
+    config = TrainConfig(dataset=dataset, arch=arch, seed=seed, epochs=epochs, lr=lr, lr_step=lr_step,
+                         lr_gamma=lr_gamma, img_size=img_size, batch_size=batch_size, device=device,
+                         num_threads=num_threads, name=name)
+    get_arch(arch)  # unknown arch: the error lists the known ones
+    name = _checked_name(config.model_name)
+    if epochs < 1 or batch_size < 1 or not 16 <= img_size <= 1024 or lr <= 0 or lr_step < 1:
+        raise CityqError("need --epochs >= 1, --batch-size >= 1, 16 <= --img-size <= 1024, --lr > 0, lr step >= 1")
+    cities = _dataset_cities(store, dataset)
+    frame = _split_frame(store, dataset, cities)
+    dev = resolve_device(device)
+    existing = _existing_model(store, name)
+    if existing is not None and not force:
+        _say(f"model {name!r} is already in the store ({existing[0]}, test accuracy {existing[1]:.4f}); "
+             "nothing to do (--force retrains it)")
+        return name
+    if num_threads:
+        torch.set_num_threads(num_threads)
+
+    resolved = {**asdict(config), "name": name, "device": str(dev), "cities": cities,
+                "optimizer": "adam", "loss": "cross_entropy", "num_threads": torch.get_num_threads()}
+    with store.run("train", subject=name, config=resolved) as run_id:
+        started = time.perf_counter()
+        pixels = load_image_tensor(store, frame["image_id"].tolist(), img_size).to(dev)
+        labels = torch.as_tensor(frame["label"].to_numpy().copy(), device=dev)
+        part = {s: torch.as_tensor(np.flatnonzero(frame["split"].to_numpy() == s), device=dev) for s in SPLITS}
+        load_seconds = time.perf_counter() - started
+
+        torch.manual_seed(seed)
+        model = create_model(arch, len(cities)).to(dev)
+        # fused Adam: one kernel over all parameters; 4-5x faster than foreach on VGG11's 129M weights.
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+        schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=lr_step, gamma=lr_gamma)
+        shuffle = torch.Generator().manual_seed(seed)
+
+        train_x, train_y = pixels[part["train"]], labels[part["train"]]
+        val_x, val_y = pixels[part["val"]], labels[part["val"]]
+        steps_per_epoch = -(-len(train_x) // batch_size)
+        from cityq.progress import bar
+
+        epoch_rows, best = [], None
+        train_started = time.perf_counter()
+        with bar(total=epochs * steps_per_epoch, desc=f"train {name}", unit="batch",
+                 disable=None if progress else True) as pbar:
+            for epoch in range(1, epochs + 1):
+                epoch_started = time.perf_counter()
+                model.train()
+                loss_sum, correct = torch.zeros((), device=dev), torch.zeros((), device=dev)
+                for index in _batches(len(train_x), batch_size, shuffle):
+                    index = index.to(dev)
+                    logits = model(normalize(train_x[index]))
+                    loss = F.cross_entropy(logits, train_y[index])
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    loss_sum += loss.detach() * len(index)
+                    correct += (logits.detach().argmax(1) == train_y[index]).sum()
+                    pbar.update(1)
+                    pbar.set_postfix(epoch=epoch, loss=f"{loss.item():.3f}")
+                lr_now = optimizer.param_groups[0]["lr"]
+                schedule.step()
+                val_loss, val_acc, _ = evaluate(model, val_x, val_y, batch_size * 2)
+                epoch_rows.append({
+                    "model": name, "epoch": epoch, "lr": lr_now,
+                    "train_loss": float(loss_sum) / len(train_x), "train_acc": float(correct) / len(train_x),
+                    "val_loss": val_loss, "val_acc": val_acc, "seconds": time.perf_counter() - epoch_started,
+                })
+                pbar.set_postfix(epoch=epoch, loss=f"{epoch_rows[-1]['train_loss']:.3f}",
+                                 acc=f"{epoch_rows[-1]['train_acc']:.3f}", val_acc=f"{val_acc:.3f}")
+                # Best val accuracy; among ties the lower val loss (then the earlier epoch).
+                key = (val_acc, -val_loss)
+                if best is None or key > best[0]:
+                    best = (key, epoch, copy.deepcopy(model.state_dict()))
+        train_seconds = time.perf_counter() - train_started
+
+        model.load_state_dict(best[2])
+        test_ids = frame["image_id"].to_numpy()[part["test"].cpu().numpy()]
+        test_loss, test_acc, test_probs = evaluate(model, pixels[part["test"]], labels[part["test"]], batch_size * 2)
+        _say(f"{name}: best epoch {best[1]}, val accuracy {best[0][0]:.4f}, test accuracy {test_acc:.4f} "
+             f"({train_seconds:.1f} s training)")
+
+        checkpoint_file = store.checkpoints_dir / f"{name}.run{run_id}.pt"
+        checkpoint = checkpoint_file.relative_to(store.path).as_posix()
+        save_checkpoint(checkpoint_file, model, arch, len(cities), resolved)
+        from cityq.store import code_version
+
+        row = {
+            "model": name, "arch": arch, "seed": seed, "dataset": dataset, "cities": cities,
+            "img_size": img_size, "source": "trained", "config": json.dumps(resolved),
+            "metrics": json.dumps({
+                "best_epoch": best[1], "best_val_acc": best[0][0], "test_loss": test_loss,
+                "train_seconds": round(train_seconds, 3), "load_seconds": round(load_seconds, 3),
+                "train_images_per_s": round(epochs * len(train_x) / train_seconds, 2),
+                "n_train": len(train_x), "n_val": len(val_x), "n_test": len(test_ids),
+            }),
+            "test_accuracy": test_acc, "checkpoint": checkpoint, "code_version": code_version(),
+            "created_at": store.now(),
+        }
+        _write_model(store, row, pd.DataFrame(epoch_rows),
+                     _prediction_rows(name, test_ids, labels[part["test"]], test_probs), replace=existing is not None)
+    return name
+
+
+def import_model(
+    store, arch: str, checkpoint: str | Path, name: str, dataset: str,
+    img_size: int | None = None, device: str = "auto", force: bool = False,
+) -> str:
+    """Bring in a model trained elsewhere (a plain state_dict or a cityq checkpoint), evaluate it on
+    the dataset's test split and record it; the weights are copied into the store."""
+    get_arch(arch)
+    name = _checked_name(name)
+    cities = _dataset_cities(store, dataset)
+    state, meta = read_checkpoint(Path(checkpoint))
+    if meta and meta.get("arch") not in (None, arch):
+        raise CityqError(f"{checkpoint} is a {meta['arch']} checkpoint, not {arch}; pass --arch {meta['arch']}")
+    model = create_model(arch, len(cities))
+    load_into(model, state, arch, source=str(checkpoint))
+    img_size = img_size or int(meta.get("config", {}).get("img_size", 224))
+    existing = _existing_model(store, name)
+    if existing is not None and not force:
+        raise CityqError(f"model {name!r} is already in the store; choose another --name or pass --force")
+    frame = _split_frame(store, dataset, cities)
+    dev = resolve_device(device)
+    resolved = {"arch": arch, "dataset": dataset, "img_size": img_size, "source_file": str(Path(checkpoint).resolve()),
+                "cities": cities, "imported_config": meta.get("config")}
+    with store.run("model import", subject=name, config=resolved) as run_id:
+        test = frame[frame["split"] == "test"]
+        pixels = load_image_tensor(store, test["image_id"].tolist(), img_size).to(dev)
+        labels = torch.as_tensor(test["label"].to_numpy().copy(), device=dev)
+        model = model.to(dev)
+        _, test_acc, probs = evaluate(model, pixels, labels, 64)
+        path_file = store.checkpoints_dir / f"{name}.run{run_id}.pt"
+        path = path_file.relative_to(store.path).as_posix()
+        save_checkpoint(path_file, model, arch, len(cities), resolved)
+        from cityq.store import code_version
+
+        row = {
+            "model": name, "arch": arch, "seed": None, "dataset": dataset, "cities": cities, "img_size": img_size,
+            "source": "imported", "config": json.dumps(resolved, default=str),
+            "metrics": json.dumps({"n_test": len(test)}), "test_accuracy": test_acc, "checkpoint": path,
+            "code_version": code_version(), "created_at": store.now(),
+        }
+        _write_model(store, row, None, _prediction_rows(name, test["image_id"], labels, probs), replace=existing is not None)
+    return name
+
+
+def list_models(store) -> pd.DataFrame:
+    return store.fetch_df(
+        "SELECT model AS name, arch, seed, dataset, img_size, source, test_accuracy FROM models ORDER BY model"
+    )
