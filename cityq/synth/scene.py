@@ -123,9 +123,11 @@ def _expose(rgb: np.ndarray, view: np.random.Generator) -> np.ndarray:
     s = rgb.shape[0]
     bank = _noise_bank(s)
     oy, ox = view.integers(0, bank.shape[0] - s + 1, 2)
-    out = rgb * (gain * tint) + bank[oy : oy + s, ox : ox + s] * sigma
-    np.clip(out, 0.0, 1.0, out=out)
-    return (out * 255.0 + 0.5).astype(np.uint8)
+    rgb *= (gain * tint * 255.0).astype(np.float32)  # in place: the canvas is not used again
+    rgb += bank[oy : oy + s, ox : ox + s] * (sigma * 255.0)
+    np.clip(rgb, 0.0, 255.0, out=rgb)
+    rgb += 0.5
+    return rgb.astype(np.uint8)
 
 
 @functools.cache
