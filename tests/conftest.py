@@ -32,3 +32,63 @@ def cli():
         return runner.invoke(app, [str(a) for a in args], **kwargs)
 
     return invoke
+
+
+# -- a tiny study, built once per test session ----------------------------------------------
+TINY_SIZE = 64  # px: small enough for seconds, large enough for a 2x2..8x8 Grad-CAM
+TINY_MODELS = (("resnet18", 0), ("resnet18", 1), ("simple", 0))
+
+
+@pytest.fixture(scope="session")
+def tiny_images(tmp_path_factory):
+    """Synthetic cities (2 x 20 images, 64 px) with label maps, as class folders."""
+    from cityq.synth.writer import generate_dataset
+
+    root = tmp_path_factory.mktemp("tiny") / "images"
+    generate_dataset(root, per_city=20, size=TINY_SIZE, seed=0, workers=1)
+    return root
+
+
+def _random_checkpoint(folder, arch: str, seed: int):
+    import torch
+
+    from cityq.models.checkpoint import save_checkpoint
+    from cityq.models.registry import create_model
+
+    torch.manual_seed(seed)
+    path = folder / f"{arch}-{seed}.pt"
+    save_checkpoint(path, create_model(arch, 2), arch, 2, {"img_size": TINY_SIZE})
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_ingested(tmp_path_factory, tiny_images):
+    """A store with the tiny dataset, three imported random-init models, all ingested with
+    small blocks. Read-only for tests: copy it (`copy_store`) before changing anything."""
+    from cityq.datasets import add_dataset
+    from cityq.pipeline.ingest import IngestOptions, ingest_model
+    from cityq.pipeline.train import import_model
+    from cityq.store import Store
+
+    base = tmp_path_factory.mktemp("tiny-store")
+    path = base / "store"
+    with Store(path) as store:
+        add_dataset(store, tiny_images, "tiny", progress=False)
+        for arch, seed in TINY_MODELS:
+            import_model(store, arch, _random_checkpoint(base, arch, seed), f"{arch}-s{seed}", "tiny",
+                         img_size=TINY_SIZE, device="cpu")
+            ingest_model(store, f"{arch}-s{seed}", IngestOptions(block_size=3, batch_size=4, device="cpu", progress=False))
+    return path
+
+
+@pytest.fixture
+def copy_store(tmp_path):
+    """copy_store(path) -> a private copy of a store directory."""
+    import shutil
+
+    def copy(path):
+        target = tmp_path / "store-copy"
+        shutil.copytree(path, target)
+        return target
+
+    return copy
