@@ -157,3 +157,16 @@ def test_cli_synth_writes_images_and_prints_the_summary(cli, tmp_path):
     assert "[[cities.tokyo.planted]]" in shown.stdout
     bad = cli(["synth", tmp_path / "x", "--spec", tmp_path / "missing.toml"])
     assert bad.exit_code != 0 and "not found" in bad.output
+
+
+def test_png_writer_round_trips_through_pil(tmp_path):
+    from cityq.synth.png import write_png
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (7, 5, 3), dtype=np.uint8)
+    labels = rng.integers(0, 150, (7, 5), dtype=np.uint8)
+    write_png(tmp_path / "a.png", rgb, level=0)
+    write_png(tmp_path / "a.labels.png", labels, level=1)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), rgb)
+    with Image.open(tmp_path / "a.labels.png") as im:
+        assert im.mode == "L" and np.array_equal(np.asarray(im), labels)

@@ -10,10 +10,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 from cityq.errors import CityqError
+from cityq.synth.png import write_png
 from cityq.synth.scene import render_place_view
 from cityq.synth.spec import Spec, load_spec
 
@@ -40,9 +38,10 @@ def write_image(out_dir: Path, spec: Spec, size: int, seed: int, views: int, job
     city, place, view = job
     rgb, labels, shown = render_place_view(spec, city, size, seed, place, view)
     stem = out_dir / city / image_id(place, view, views)
-    # Sensor noise makes scenes nearly incompressible: level 0 costs 30% more disk, half the time.
-    Image.fromarray(rgb).save(stem.with_suffix(".png"), compress_level=0)
-    Image.fromarray(labels, mode="L").save(stem.with_name(stem.name + ".labels.png"), compress_level=1)
+    # Sensor noise makes scenes nearly incompressible: stored (level 0) costs ~30% more disk and
+    # saves 3 ms an image; label maps compress 30:1 in 0.1 ms.
+    write_png(stem.with_suffix(".png"), rgb, level=0)
+    write_png(stem.with_name(stem.name + ".labels.png"), labels, level=1)
     return city, shown
 
 
