@@ -1,0 +1,34 @@
+"""Shared look: sizes that fit a paper column (~3.3 in) and a screen, one colour per city."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+FACET_WIDTH = 170  # px per facet panel: two or three panels fit a 600 px screen column
+ROW_STEP = 13  # px per category row (objects, models)
+MAX_OBJECTS = 12  # per panel in object charts: more is unreadable at column width
+# Tableau 10 minus red/green pairs hard to tell apart; cities take colours in sorted order.
+CITY_PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2", "#eeca3b", "#9d755d"]
+
+
+def city_color(frame: pd.DataFrame, field: str = "city", legend: bool = True) -> alt.Color:
+    """The same city always gets the same colour within a chart (sorted domain)."""
+    cities = sorted(frame[field].dropna().unique().tolist())
+    scale = alt.Scale(domain=cities, range=[CITY_PALETTE[i % len(CITY_PALETTE)] for i in range(len(cities))])
+    return alt.Color(f"{field}:N", title="City", scale=scale, legend=alt.Legend(orient="top") if legend else None)
+
+
+def configure(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    return (
+        chart.configure_axis(labelFontSize=10, titleFontSize=11)
+        .configure_header(labelFontSize=11, titleFontSize=11)
+        .configure_title(fontSize=13, anchor="start")
+        .configure_legend(labelFontSize=10, titleFontSize=11)
+        .configure_view(stroke=None)
+    )
+
+
+def top_by(frame: pd.DataFrame, groups: list[str], column: str, n: int = MAX_OBJECTS) -> pd.DataFrame:
+    """The n rows with the largest `column` within each group."""
+    return frame.sort_values(column, ascending=False).groupby(groups, sort=False).head(n)
