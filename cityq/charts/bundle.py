@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from pathlib import Path
 
 
@@ -39,6 +40,12 @@ def vega_bundle() -> str:
     return bundle
 
 
-def script_safe(text: str) -> str:
-    """Text that can sit inside <script>...</script> without ending it early."""
-    return text.replace("</", "<\\/")
+def script_safe(text: str, *, is_json: bool = False) -> str:
+    """Text that can sit inside <script>...</script> without ending it early.
+
+    In JSON every "</" is inside a string, where "<\\/" means the same. Code is different:
+    "</" also occurs in regular-expression literals (/</g), so only "</script" is touched.
+    """
+    if is_json:
+        return text.replace("</", "<\\/")
+    return re.sub(r"</(script)", lambda m: "<\\/" + m.group(1), text, flags=re.IGNORECASE)

@@ -27,7 +27,7 @@ def _write_html(chart: alt.TopLevelMixin, path: Path) -> None:
     import html
 
     path.write_text(
-        _HTML.format(title=html.escape(str(title)), bundle=script_safe(vega_bundle()), spec=script_safe(json.dumps(spec))),
+        _HTML.format(title=html.escape(str(title)), bundle=script_safe(vega_bundle()), spec=script_safe(json.dumps(spec), is_json=True)),
         encoding="utf-8",
     )
 

@@ -171,7 +171,7 @@ def _versions() -> str:
 
 
 def _script_json(value) -> str:
-    return script_safe(json.dumps(value))
+    return script_safe(json.dumps(value), is_json=True)
 
 
 def _page(store, parts, figures, specs, bundle: str) -> str:
