@@ -1,0 +1,158 @@
+"""`cityq demo`: the whole study on synthetic cities, in one command (SPEC: the embedded default).
+
+Generate the cities, register them, train every architecture with two seeds, ingest them all
+(the dataset's labels as segmenter, and the segmenter cityq trains itself where it fits the
+time), embed, write the charts, figures and the report, and print the headline tables. Each
+stage is resumable, so a demo that was interrupted continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+ARCHS = ("vgg11", "resnet18", "simple", "simpler")
+
+
+@dataclass
+class DemoConfig:
+    out: Path = Path("cityq-demo")  # images/, store/, report.html, charts/, figures/
+    spec: str | None = None  # city spec TOML; None = the default (tokyo, pittsburgh)
+    per_city: int = 360  # synthetic images per city (6:2:2 split)
+    size: int = 112  # generated image side, px
+    img_size: int = 112  # the models' input side, px
+    archs: tuple[str, ...] = ARCHS
+    seeds: tuple[int, ...] = (0, 1)  # "retrained" copies: same arch, other seed
+    epochs: int = 6
+    batch_size: int = 32
+    trained_segmenter: bool = True  # also train cityq's small segmenter and ingest with it
+    segmenter_epochs: int = 3
+    embed_model: str = "vgg11-s0"
+    seed: int = 0  # generator seed
+    device: str = "auto"
+
+    @classmethod
+    def quick(cls, out: Path) -> "DemoConfig":
+        """A smoke run: the same pipeline on a small data set, two minutes on a laptop CPU."""
+        return cls(out=out, per_city=60, size=64, img_size=64, epochs=2, trained_segmenter=False,
+                   segmenter_epochs=1, archs=("resnet18", "simple"))
+
+
+@dataclass
+class DemoResult:
+    store: Path
+    report: Path
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    top_objects: pd.DataFrame | None = None
+    arch_vs_seed: pd.DataFrame | None = None
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class _Stages:
+    """Times each stage and says what it is doing."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str):
+        stages = self
+
+        class _Stage:
+            def __enter__(self):
+                _say(f"[demo] {name} ...")
+                self.started = time.perf_counter()
+
+            def __exit__(self, *exc):
+                spent = time.perf_counter() - self.started
+                stages.seconds[name] = stages.seconds.get(name, 0.0) + spent
+                if exc[0] is None:
+                    _say(f"[demo] {name}: {spent:.1f} s")
+
+        return _Stage()
+
+
+def run_demo(config: DemoConfig, progress: bool | None = None) -> DemoResult:
+    from cityq.datasets import add_dataset
+    from cityq.pipeline.ingest import IngestOptions, ingest_model
+    from cityq.pipeline.train import train_model
+    from cityq.store import Store
+    from cityq.synth.writer import generate_dataset
+
+    out = Path(config.out)
+    images, store_path = out / "images", out / "store"
+    stage = _Stages()
+    show = progress is not False
+    with stage("generate synthetic cities"):
+        if not (images / "synth.json").exists():
+            generate_dataset(images, spec=config.spec, per_city=config.per_city, size=config.size,
+                             seed=config.seed, workers=2, progress=show)
+    with Store(store_path) as store:
+        with stage("register dataset"):
+            add_dataset(store, images, "synth", progress=show)
+        models = []
+        for arch in config.archs:
+            for seed in config.seeds:
+                name = f"{arch}-s{seed}"
+                with stage(f"train {name}"):
+                    if store.fetch_df("SELECT count(*) AS n FROM models WHERE model = $m", {"m": name})["n"][0] == 0:
+                        train_model(store, "synth", arch, seed=seed, epochs=config.epochs, img_size=config.img_size,
+                                    batch_size=config.batch_size, device=config.device, progress=show)
+                models.append(name)
+        options = IngestOptions(device=config.device, progress=progress)
+        for name in models:
+            with stage(f"ingest {name}"):
+                ingest_model(store, name, options)
+        if config.trained_segmenter:
+            from cityq.segmenters.train_segmenter import SegmenterTrainConfig, train_segmenter
+
+            with stage("train the small segmenter"):
+                if store.fetch_df("SELECT count(*) AS n FROM segmenters WHERE segmenter = 'small-seg'")["n"][0] == 0:
+                    seg_config = SegmenterTrainConfig(epochs=config.segmenter_epochs, input_size=min(96, config.img_size))
+                    train_segmenter(store, "synth", name="small-seg", config=seg_config, device=config.device,
+                                    progress=show)
+            seg_options = IngestOptions(segmenter="small-seg", device=config.device, progress=progress)
+            for name in models:
+                if name.split("-")[0] in ("vgg11", "resnet18"):
+                    with stage(f"ingest {name} (small-seg)"):
+                        ingest_model(store, name, seg_options)
+        if config.embed_model in models:
+            from cityq.pipeline.embed import embed_model
+
+            with stage(f"embed {config.embed_model}"):
+                embed_model(store, config.embed_model, progress=show)
+        with stage("charts, figures and report"):
+            report = write_outputs(store, out)
+        top = store.query("top objects", k=3, segmenter="labels")
+        arch_vs_seed = store.query("ar arch vs seed")
+    return DemoResult(store=store_path, report=report, stage_seconds=stage.seconds,
+                      top_objects=top, arch_vs_seed=arch_vs_seed)
+
+
+def write_outputs(store, out: Path) -> Path:
+    """Every registered chart (HTML and PNG) and the report."""
+    from cityq.charts.export import save_chart
+    from cityq.charts.registry import chart_names, render_chart
+    from cityq.report import write_report
+
+    charts = out / "charts"
+    charts.mkdir(parents=True, exist_ok=True)
+    for name in chart_names():
+        frame = store.query(name)
+        if frame.empty:
+            continue
+        chart = render_chart(name, frame)
+        stem = name.replace(" ", "_")
+        save_chart(chart, charts / f"{stem}.html")
+        save_chart(chart, charts / f"{stem}.png")
+    return write_report(store, out / "report.html")
+
+
+def config_dict(config: DemoConfig) -> dict:
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
