@@ -48,6 +48,11 @@ def _knn_accuracy(xy: np.ndarray, labels: np.ndarray, k: int = 5, sample: int = 
 
 
 def run(quick: bool) -> list[dict]:
+    return list(measure(quick))
+
+
+def measure(quick: bool):
+    """The benchmark rows, each yielded as soon as it is measured."""
     from cityq.pipeline.embed import TSNE_METHODS, pca_components, reduce_pca
 
     n = QUICK_N if quick else FULL_N
@@ -56,9 +61,9 @@ def run(quick: bool) -> list[dict]:
     started = time.perf_counter()
     coords, explained = reduce_pca(flat, pca_components(50, n, flat.shape[1]), seed=0)
     pca_seconds = time.perf_counter() - started
-    results = [{"name": f"tsne: PCA {flat.shape[1]} -> {coords.shape[1]} dims, {n} masks",
+    yield {"name": f"tsne: PCA {flat.shape[1]} -> {coords.shape[1]} dims, {n} masks",
                 "value": round(pca_seconds, 2), "unit": "s",
-                "note": f"keeps {explained:.1%} of the variance"}]
+                "note": f"keeps {explained:.1%} of the variance"}
     for method in ("opentsne", "sklearn"):  # the faster first: its figure arrives even if sklearn is cut short
         tsne = TSNE_METHODS[method]
         try:
@@ -66,19 +71,17 @@ def run(quick: bool) -> list[dict]:
             xy = tsne(coords.astype(np.float64), 30.0, 0, os.cpu_count() or 1)
             seconds = time.perf_counter() - started
         except Exception as exc:  # e.g. openTSNE not installed: report, keep the other figure
-            results.append({"name": f"tsne: {method}, {n} masks", "value": None, "unit": "s",
-                            "note": f"not run: {exc}"})
+            yield {"name": f"tsne: {method}, {n} masks", "value": None, "unit": "s", "note": f"not run: {exc}"}
             continue
         total = pca_seconds + seconds
-        results.append({
+        yield {
             "name": f"tsne: PCA + t-SNE ({method}), {n} masks 14x14", "value": round(total, 1), "unit": "s",
             "baseline": 60.0 if not quick else None,
             "note": f"t-SNE {seconds:.1f} s; 5-NN city accuracy in the map {_knn_accuracy(xy, labels):.2f} "
                     f"(chance {np.bincount(labels).max() / n:.2f}); goal <= 60 s at 30,000",
-        })
-    return results
+        }
 
 
 if __name__ == "__main__":
-    for row in run(quick="--quick" in sys.argv):
+    for row in measure(quick="--quick" in sys.argv):
         print(row, flush=True)

@@ -202,7 +202,7 @@ def embed_model(
         steps.set_postfix_str("reading masks")
         image_ids, cams = read_cams(store, ingest.ingest_id)
         flat = np.asarray(cams, dtype=np.float32).reshape(len(cams), -1)
-        check_perplexity(len(flat), perplexity, what=f"model {model!r}'s {split} masks")
+        check_perplexity(len(flat), perplexity, what=f"the {split} masks of model {model!r}")
         steps.update()
         started = time.perf_counter()
         steps.set_postfix_str("PCA")
