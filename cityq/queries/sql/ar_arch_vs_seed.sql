@@ -11,28 +11,27 @@
 -- DuckDB's multi-argument hash() mixes its arguments weakly (hash(0, x, y) = hash(x, y)), so
 -- random draws chain single-argument hashes: hash(xor(hash(xor(hash(seed), a)), b)).
 WITH ing AS (
-    SELECT g.ingest_id, g.model
+    -- One ingest per model: masks do not depend on the segmentation, so any of them will do.
+    SELECT g.model, min(g.ingest_id) AS ingest_id
     FROM ingests g JOIN segmentations s ON s.segmentation_id = g.segmentation_id
     WHERE g.status = 'done' AND g.split = split AND g.target = target
       AND (segmenter IS NULL OR s.segmenter = segmenter)
+    GROUP BY g.model
 ),
-per_image AS (
-    SELECT least(a.model, b.model) AS model_a, greatest(a.model, b.model) AS model_b, r.image_id,
-           avg(r.ar) AS ar
+pair_means AS (
+    SELECT least(a.model, b.model) AS model_a, greatest(a.model, b.model) AS model_b, avg(r.ar) AS ar
     FROM residuals r
     JOIN ing a ON a.ingest_id = r.ingest_a
     JOIN ing b ON b.ingest_id = r.ingest_b
-    WHERE a.model <> b.model
-    GROUP BY least(a.model, b.model), greatest(a.model, b.model), r.image_id
+    GROUP BY least(a.model, b.model), greatest(a.model, b.model)
 ),
 labelled AS (
-    SELECT p.model_a, p.model_b, avg(p.ar) AS ar,
+    SELECT p.model_a, p.model_b, p.ar,
            CASE WHEN ma.arch <> mb.arch THEN 'architecture'
                 WHEN ma.seed IS DISTINCT FROM mb.seed THEN 'seed' END AS comparison
-    FROM per_image p
+    FROM pair_means p
     JOIN models ma ON ma.model = p.model_a
     JOIN models mb ON mb.model = p.model_b
-    GROUP BY p.model_a, p.model_b, ma.arch, mb.arch, ma.seed, mb.seed
 ),
 pairs AS (
     SELECT l.*, row_number() OVER (ORDER BY l.model_a, l.model_b) AS pair_id,

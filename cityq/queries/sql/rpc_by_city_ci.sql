@@ -1,7 +1,7 @@
 -- name: rpc by city ci
 -- description: `rpc by city` with 95% bootstrap confidence intervals over images for R_pc and
 -- lift (Poisson bootstrap within each model and city, percentile intervals). Resamples use at
--- most boot_size images per model and city (a fixed random subset); above that the spread is
+-- a fixed random subset of about boot_size images per model and city; above that the spread is
 -- rescaled by sqrt(boot_size / n), the m-out-of-n bootstrap. The object filter is applied once,
 -- on all images.
 -- param threshold: 0.5        -- explanation threshold; any value on the stored grid
@@ -11,7 +11,7 @@
 -- param split: 'test'         -- the split the ingest covers
 -- param target: 'true'        -- Grad-CAM target of the ingest: 'true' or 'predicted'
 -- param n_boot: 200           -- bootstrap resamples
--- param boot_size: 2000       -- images per model and city in a resample at most (see above)
+-- param boot_size: 2000       -- images per model and city in a resample, about (see above)
 -- param seed: 0               -- seed of the resampling (results are deterministic)
 -- DuckDB's multi-argument hash() mixes its arguments weakly (hash(0, x, y) = hash(x, y)), so
 -- random draws chain single-argument hashes: hash(xor(hash(xor(hash(seed), a)), b)).
@@ -27,12 +27,13 @@ ing AS (
 ),
 img AS (
     SELECT ing.ingest_id, im.city, mi.image_id, mi.area_pixels[ing.t_pos] / ing.hw AS area,
-           row_number() OVER (PARTITION BY ing.ingest_id, im.city ORDER BY hash(xor(hash(seed::UBIGINT), mi.image_id::UBIGINT)), mi.image_id) AS pos,
+           hash(xor(hash(seed::UBIGINT), mi.image_id::UBIGINT)) AS image_key,
            count(*) OVER (PARTITION BY ing.ingest_id, im.city) AS n
     FROM ing JOIN mask_images mi ON mi.ingest_id = ing.ingest_id
     JOIN images im ON im.image_id = mi.image_id
 ),
-subset AS (SELECT img.* FROM img WHERE img.pos <= boot_size),
+-- A Bernoulli sample of about boot_size images per model and city (no sort needed).
+subset AS (SELECT img.* FROM img WHERE img.image_key / 18446744073709551616.0 < boot_size / img.n),
 weights AS (
     -- Poisson(1) weight of each image in resample b, by inverting the CDF at a hashed uniform.
     SELECT u.ingest_id, u.city, u.image_id, u.b, u.area,
@@ -40,7 +41,7 @@ weights AS (
                 WHEN u.u < 0.98101184 THEN 3 WHEN u.u < 0.99634015 THEN 4 WHEN u.u < 0.99940582 THEN 5
                 WHEN u.u < 0.99991676 THEN 6 ELSE 7 END AS w
     FROM (SELECT s.ingest_id, s.city, s.image_id, s.area, rb.b,
-                 hash(xor(hash(xor(hash(xor(hash(seed::UBIGINT), s.ingest_id::UBIGINT)), s.image_id::UBIGINT)), rb.b::UBIGINT)) / 18446744073709551616.0 AS u
+                 hash(xor(hash(xor(s.image_key, s.ingest_id::UBIGINT)), rb.b::UBIGINT)) / 18446744073709551616.0 AS u
           FROM subset s, range(n_boot) rb(b)) u
 ),
 area_b AS (
