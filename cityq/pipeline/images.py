@@ -39,10 +39,23 @@ def normalize(batch_uint8: torch.Tensor) -> torch.Tensor:
     return (batch_uint8.float() / 255.0 - mean) / std
 
 
+# PIL's 16/32-bit integer greyscale modes; convert("RGB") clips them at 255 instead of scaling.
+_WIDE_GREY = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
+
+
+def as_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB. 16-bit greyscale is scaled to 8 bits (>> 8); PIL alone would clip every value
+    above 255 and turn a 16-bit photo white. Alpha is dropped; palettes are expanded."""
+    if image.mode in _WIDE_GREY:
+        wide = np.asarray(image).astype(np.int64)
+        image = Image.fromarray(np.clip(wide >> 8, 0, 255).astype(np.uint8), "L")
+    return image.convert("RGB")
+
+
 def decode_resized(path: Path, size: int) -> np.ndarray:
     """One image as uint8 (3,S,S): RGB, squashed to SxS, bilinear with antialias."""
     with Image.open(path) as image:
-        image = image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+        image = as_rgb(image).resize((size, size), Image.Resampling.BILINEAR)
         return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
 
 

@@ -32,9 +32,11 @@ FILL_VALUE = 255
 def decode_rgb(path: Path) -> np.ndarray:
     from PIL import Image
 
+    from cityq.pipeline.images import as_rgb
+
     try:
         with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+            return np.asarray(as_rgb(image), dtype=np.uint8)
     except (OSError, ValueError) as exc:
         raise CityqError(f"cannot read image {path}: {exc}; fix or remove it and re-add the dataset") from None
 
