@@ -40,19 +40,19 @@ def add(
 def train(
     dataset: str = typer.Option(..., "--dataset", help="A dataset with label maps (e.g. the synthetic cities)."),
     name: Optional[str] = typer.Option(None, "--name", help="Segmenter name (default unet-<dataset>)."),
-    epochs: int = typer.Option(12, "--epochs", help="Passes over the train split."),
-    input_size: int = typer.Option(96, "--input-size", help="Square side the network sees, in pixels."),
-    max_seconds: Optional[float] = typer.Option(None, "--max-seconds", help="Stop after the epoch that crosses this time budget."),
+    epochs: int = typer.Option(10, "--epochs", help="Passes over the train split."),
+    input_size: int = typer.Option(64, "--input-size", help="Square side the network sees, in pixels."),
+    max_seconds: float = typer.Option(90.0, "--max-seconds", help="Stop after the epoch that crosses this time budget (0 = no budget)."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Train a small U-Net on a dataset's labelled train split; report pixel accuracy and mIoU on test.
 
-    Example: cityq segmenter train --dataset synth --epochs 12
+    Example: cityq segmenter train --dataset synth --epochs 10
     """
     from cityq.segmenters.train_segmenter import SegmenterTrainConfig, train_segmenter
 
-    cfg = SegmenterTrainConfig(epochs=epochs, input_size=input_size, max_seconds=max_seconds)
+    cfg = SegmenterTrainConfig(epochs=epochs, input_size=input_size, max_seconds=max_seconds or None)
     with open_store(store, create=False) as opened:
         m = train_segmenter(opened, dataset, name, cfg, device=device)
     typer.echo(f"trained {name or f'unet-{dataset}'} in {m['seconds']:.0f} s ({m['epochs_run']} epochs): "

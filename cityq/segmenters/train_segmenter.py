@@ -25,13 +25,13 @@ from cityq.segmenters.small_net import SmallUNet, normalize, save_trained
 
 @dataclass
 class SegmenterTrainConfig:
-    epochs: int = 12  # passes over the train split
-    input_size: int = 96  # square side the net sees (images squashed, as for the classifiers)
-    width: int = 16  # channels of the first U-Net stage (doubled per stage)
+    epochs: int = 10  # passes over the train split
+    input_size: int = 64  # square side the net sees (images squashed, as for the classifiers)
+    width: int = 12  # channels of the first U-Net stage (doubled per stage)
     batch_size: int = 16
     lr: float = 3e-3  # Adam
     seed: int = 0
-    max_seconds: float | None = None  # stop after the epoch that crosses this budget
+    max_seconds: float | None = 90.0  # stop after the epoch that crosses this budget (2-core CPU budget)
 
 
 def _load_split(store, dataset: str, split: str, size: int):
