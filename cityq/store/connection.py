@@ -23,7 +23,8 @@ def _holder(message: str) -> str:
         return "another process"
     pid = match.group(1)
     try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        # Arguments may hold newlines (`python -c "..."`); the message must stay one line.
+        cmd = " ".join(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").split())
     except OSError:
         cmd = ""
     return f"process {pid}" + (f" ({cmd[:120]})" if cmd else "")
