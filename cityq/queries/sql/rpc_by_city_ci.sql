@@ -1,6 +1,6 @@
 -- name: rpc by city ci
 -- description: `rpc by city` with 95% bootstrap confidence intervals over images for R_pc and
--- lift (Poisson bootstrap within each model and city, percentile intervals). Resamples use at
+-- lift (Poisson bootstrap within each model and city, percentile intervals). Resamples use
 -- a fixed random subset of about boot_size images per model and city; above that the spread is
 -- rescaled by sqrt(boot_size / n), the m-out-of-n bootstrap. The object filter is applied once,
 -- on all images.
@@ -11,7 +11,7 @@
 -- param split: 'test'         -- the split the ingest covers
 -- param target: 'true'        -- Grad-CAM target of the ingest: 'true' or 'predicted'
 -- param n_boot: 200           -- bootstrap resamples
--- param boot_size: 2000       -- images per model and city in a resample, about (see above)
+-- param boot_size: 1000       -- images per model and city in a resample, about (see above)
 -- param seed: 0               -- seed of the resampling (results are deterministic)
 -- DuckDB's multi-argument hash() mixes its arguments weakly (hash(0, x, y) = hash(x, y)), so
 -- random draws chain single-argument hashes: hash(xor(hash(xor(hash(seed), a)), b)).
