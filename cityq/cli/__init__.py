@@ -6,6 +6,7 @@ new command is one new file.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import pkgutil
 import sys
@@ -35,7 +36,16 @@ class CityqGroup(TyperGroup):
             _fail(ctx, "interrupted; rerun the same command to resume", 130)
         except Exception as exc:  # a bug or an unexpected environment: still one line
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            if _disk_full(exc):
+                _fail(ctx, f"no space left on device ({first}); free some space and rerun the same "
+                           "command: it resumes where it stopped, nothing half-written is kept", 1)
             _fail(ctx, f"unexpected {type(exc).__name__}: {first} (rerun with --debug for the traceback)", 1)
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """ENOSPC from Python, Zarr or DuckDB (which reports it as text in its own IOException)."""
+    return (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or \
+        "no space left on device" in str(exc).lower()
 
 
 def _fail(ctx: typer.Context, message: str, exit_code: int):
