@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from cityq.cli.common import DEFAULT_STORE, StoreOption, open_store
-from cityq.pipeline.train import TrainConfig
+from cityq.pipeline.train_config import TrainConfig
 
 
 def train(

@@ -52,6 +52,8 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if "invalid load key" in str(exc):  # not a pickle at all: random bytes, a text file, ...
+            raise CityqError(f"{path} is not a torch checkpoint; pass a file saved with torch.save") from exc
         raise CityqError(
             f"{path} holds pickled code, which cityq refuses to load; save `model.state_dict()` instead"
         ) from exc

@@ -14,11 +14,12 @@ row is an orphan that the next run of that name replaces.
 from __future__ import annotations
 
 import copy
+import glob
 import json
 import re
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -31,33 +32,22 @@ from cityq.errors import CityqError
 from cityq.models.checkpoint import load_into, read_checkpoint, save_checkpoint
 from cityq.models.registry import create_model, get_arch
 from cityq.pipeline.images import load_image_tensor, normalize
+from cityq.pipeline.train_config import TrainConfig
 
 MIN_IMAGES_PER_CITY = 5  # fewer cannot fill three splits and still say anything
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 SPLITS = ("train", "val", "test")
 
 
-@dataclass
-class TrainConfig:
-    dataset: str
-    arch: str
-    seed: int = 0
-    # schedule
-    epochs: int = 12  # passes over the train split
-    lr: float = 1e-4  # Adam's initial learning rate (paper)
-    lr_step: int = 10  # epochs between learning-rate decays (paper)
-    lr_gamma: float = 0.1  # decay factor (paper)
-    # data
-    img_size: int = 64  # square input side; images are squashed, not cropped
-    batch_size: int = 32
-    # where
-    device: str = "auto"  # auto | cpu | cuda
-    num_threads: int | None = None  # torch CPU threads; None keeps torch's default
-    name: str | None = None  # default "<arch>-s<seed>"
-
-    @property
-    def model_name(self) -> str:
-        return self.name or f"{self.arch}-s{self.seed}"
+def remove_orphan_checkpoints(store, name: str) -> None:
+    """Checkpoint files of `name` that no `models` row names: left by a run killed between
+    saving the weights and committing its rows (each run writes its own file, so a crash
+    during a --force retrain never leaves the old rows pointing at new weights)."""
+    rows = store.con.execute("SELECT checkpoint FROM models WHERE model = $m", {"m": name}).fetchall()
+    keep = {store.path / r[0] for r in rows}
+    for file in store.checkpoints_dir.glob(f"{glob.escape(name)}.run*.pt"):
+        if file not in keep:
+            file.unlink(missing_ok=True)
 
 
 def _say(message: str) -> None:
@@ -139,19 +129,16 @@ def _prediction_rows(name: str, image_ids, labels: torch.Tensor, probs: torch.Te
 
 def _write_model(store, row: dict, epochs: pd.DataFrame | None, predictions: pd.DataFrame, replace: bool) -> None:
     """All rows of one model in one transaction (replacing an older model of that name)."""
-    old = None
     with store.transaction():
         if replace:
-            found = store.con.execute("SELECT checkpoint FROM models WHERE model = $m", {"m": row["model"]}).fetchall()
-            old = found[0][0] if found else None
             for table in ("models", "epochs", "predictions"):
                 store.con.execute(f"DELETE FROM {table} WHERE model = $m", {"m": row["model"]})
         store.insert_df("models", pd.DataFrame([row]))
         if epochs is not None:
             store.insert_df("epochs", epochs)
         store.insert_df("predictions", predictions)
-    if old and old != row["checkpoint"]:
-        (store.path / old).unlink(missing_ok=True)
+    # The replaced model's file, and any left by killed runs of this name.
+    remove_orphan_checkpoints(store, row["model"])
 
 
 def train_model(
