@@ -22,15 +22,16 @@ ARCHS = ("vgg11", "resnet18", "simple", "simpler")
 class DemoConfig:
     out: Path = Path("cityq-demo")  # images/, store/, report.html, charts/, figures/
     spec: str | None = None  # city spec TOML; None = the default (tokyo, pittsburgh)
-    per_city: int = 360  # synthetic images per city (6:2:2 split)
-    size: int = 112  # generated image side, px
-    img_size: int = 112  # the models' input side, px
+    per_city: int = 500  # synthetic images per city (6:2:2 split)
+    size: int = 96  # generated image side, px
+    img_size: int = 96  # the models' input side, px (VGG11: 6x6 CAMs, ResNet18: 3x3)
     archs: tuple[str, ...] = ARCHS
     seeds: tuple[int, ...] = (0, 1)  # "retrained" copies: same arch, other seed
-    epochs: int = 6
+    epochs: int = 5
     batch_size: int = 32
     trained_segmenter: bool = True  # also train cityq's small segmenter and ingest with it
-    segmenter_epochs: int = 3
+    segmenter_epochs: int = 6
+    segmenter_seconds: float = 60.0  # the small segmenter stops after the epoch crossing this
     embed_model: str = "vgg11-s0"
     seed: int = 0  # generator seed
     device: str = "auto"
@@ -38,8 +39,8 @@ class DemoConfig:
     @classmethod
     def quick(cls, out: Path) -> "DemoConfig":
         """A smoke run: the same pipeline on a small data set, two minutes on a laptop CPU."""
-        return cls(out=out, per_city=60, size=64, img_size=64, epochs=2, trained_segmenter=False,
-                   segmenter_epochs=1, archs=("resnet18", "simple"))
+        return cls(out=out, per_city=40, size=64, img_size=64, epochs=1, trained_segmenter=False,
+                   archs=("resnet18", "simple"), embed_model="resnet18-s0")
 
 
 @dataclass
@@ -114,7 +115,8 @@ def run_demo(config: DemoConfig, progress: bool | None = None) -> DemoResult:
 
             with stage("train the small segmenter"):
                 if store.fetch_df("SELECT count(*) AS n FROM segmenters WHERE segmenter = 'small-seg'")["n"][0] == 0:
-                    seg_config = SegmenterTrainConfig(epochs=config.segmenter_epochs, input_size=min(96, config.img_size))
+                    seg_config = SegmenterTrainConfig(epochs=config.segmenter_epochs, input_size=min(96, config.img_size),
+                                                      max_seconds=config.segmenter_seconds)
                     train_segmenter(store, "synth", name="small-seg", config=seg_config, device=config.device,
                                     progress=show)
             seg_options = IngestOptions(segmenter="small-seg", device=config.device, progress=progress)

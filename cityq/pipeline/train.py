@@ -31,6 +31,7 @@ from cityq.device import resolve_device
 from cityq.errors import CityqError
 from cityq.models.checkpoint import load_into, read_checkpoint, save_checkpoint
 from cityq.models.registry import create_model, get_arch
+from cityq.pipeline.augment import augment as augment_batch
 from cityq.pipeline.images import load_image_tensor, normalize
 from cityq.pipeline.train_config import TrainConfig
 
@@ -157,11 +158,12 @@ def train_model(
     progress: bool = True,
     force: bool = False,
     num_threads: int | None = None,
+    augment: bool = TrainConfig.augment,
 ) -> str:
     """Train `arch` on `dataset` and record it in the store; returns the model name."""
     config = TrainConfig(dataset=dataset, arch=arch, seed=seed, epochs=epochs, lr=lr, lr_step=lr_step,
                          lr_gamma=lr_gamma, img_size=img_size, batch_size=batch_size, device=device,
-                         num_threads=num_threads, name=name)
+                         num_threads=num_threads, name=name, augment=augment)
     get_arch(arch)  # unknown arch: the error lists the known ones
     name = _checked_name(config.model_name)
     if epochs < 1 or batch_size < 1 or not 16 <= img_size <= 1024 or lr <= 0 or lr_step < 1:
@@ -208,7 +210,10 @@ def train_model(
                 loss_sum, correct = torch.zeros((), device=dev), torch.zeros((), device=dev)
                 for index in _batches(len(train_x), batch_size, shuffle):
                     index = index.to(dev)
-                    logits = model(normalize(train_x[index]))
+                    batch = train_x[index]
+                    if config.augment:
+                        batch = augment_batch(batch.cpu(), shuffle).to(dev)
+                    logits = model(normalize(batch))
                     loss = F.cross_entropy(logits, train_y[index])
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()

@@ -19,6 +19,7 @@ class TrainConfig:
     # data
     img_size: int = 64  # square input side; images are squashed, not cropped
     batch_size: int = 32
+    augment: bool = True  # random flips and shifts of training images (see pipeline/augment.py)
     # where
     device: str = "auto"  # auto | cpu | cuda
     num_threads: int | None = None  # torch CPU threads; None keeps torch's default

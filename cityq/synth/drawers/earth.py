@@ -45,9 +45,12 @@ def plan_earth(ctx, rng: np.random.Generator, inst: Instance) -> list[Step]:
         k = min(int(area * s * s), depths.size - 1)
         z1 = np.partition(depths, k)[k]
         mask = candidate & (z <= z1)
-        blotch = 1.0 + 0.22 * smooth_noise(rng, s - y0, s, 5) + 0.12 * smooth_noise(rng, s - y0, s, 17)
-        pebbles = rng.random((s - y0, s))
-        shade = np.where(pebbles < 0.05, 0.6, np.where(pebbles > 0.96, 1.3, 1.0))
+        # Clumps and pebbles coarse enough to survive downsizing to 96 px: the texture, not the
+        # colour, is the cue (the paving shares the palette).
+        blotch = 1.0 + 0.45 * smooth_noise(rng, s - y0, s, 4) + 0.25 * smooth_noise(rng, s - y0, s, 9)
+        coarse = rng.random(((s - y0 + 1) // 2, (s + 1) // 2))
+        pebbles = np.repeat(np.repeat(coarse, 2, axis=0), 2, axis=1)[: s - y0, :s]  # 2x2-pixel stones
+        shade = np.where(pebbles < 0.08, 0.5, np.where(pebbles > 0.93, 1.4, 1.0))
         rgb = np.clip(base[None, None, :] * (blotch * shade)[..., None], 0, 1)
         c.paint(0, y0, mask, rgb, label)
 

@@ -9,7 +9,7 @@ from cityq.synth.drawers import Instance, Step, drawer
 from cityq.synth.drawers.facade_space import facade_patch
 from cityq.synth.palettes import colour
 
-FILL = {"bars": 0.5, "mesh": 0.4}  # about this share of a fence's outline is bars and rails
+FILL = {"bars": 0.6, "mesh": 0.5}  # about this share of a fence's outline is bars and rails
 
 
 @drawer("fence", ("ground",))
@@ -19,8 +19,8 @@ def plan_fence(ctx, rng: np.random.Generator, inst: Instance) -> list[Step]:
     side = nearer if rng.random() < 0.7 else ("right" if nearer == "left" else "left")
     sign = -1.0 if side == "left" else 1.0
     kerb, wall = (st.road_l, st.walk_l) if side == "left" else (st.road_r, st.walk_r)
-    X = kerb + sign * 0.25 if rng.random() < 0.7 else wall - sign * 0.3
-    height = rng.uniform(1.2, 2.4) * inst.scale
+    X = kerb + sign * 0.25 if rng.random() < 0.8 else wall - sign * 0.3
+    height = rng.uniform(1.6, 2.8) * inst.scale
     z0 = st.min_visible_z(X) * rng.uniform(0.6, 1.0)  # starts at or beyond the image edge
     style = "bars" if rng.random() < 0.6 else "mesh"
     area = inst.area if inst.area else rng.uniform(0.02, 0.08)
@@ -28,7 +28,7 @@ def plan_fence(ctx, rng: np.random.Generator, inst: Instance) -> list[Step]:
     z_in = max(z0, st.min_visible_z(X))
     inv = 1 / z_in**2 - 2 * area * ctx.size**2 / (FILL[style] * height * st.f**2 * abs(X))
     z1 = max(min(1 / np.sqrt(inv) if inv > 0 else 150.0, 150.0), z_in + 3.0)
-    pitch = rng.uniform(0.15, 0.3)
+    pitch = rng.uniform(0.3, 0.6)  # coarse enough to stay visible at 96-128 px
     metal = colour(rng, "metal") if rng.random() < 0.6 else colour(rng, "paint")
     label = ctx.label("fence")
 
@@ -42,7 +42,7 @@ def plan_fence(ctx, rng: np.random.Generator, inst: Instance) -> list[Step]:
         rails = (h > height - 0.12) | (np.abs(h - 0.15) < 0.06)
         posts = np.mod(z, 2.5) < 0.12
         if style == "bars":
-            infill = np.mod(z, pitch) < 0.45 * pitch
+            infill = np.mod(z, pitch) < 0.55 * pitch
         else:
             infill = (np.mod(z + h, pitch * 2) < 0.3 * pitch) | (np.mod(z - h, pitch * 2) < 0.3 * pitch)
         ink = mask & (rails | posts | infill)
