@@ -128,7 +128,10 @@ def run_demo(config: DemoConfig, progress: bool | None = None) -> DemoResult:
             from cityq.pipeline.embed import embed_model
 
             with stage(f"embed {config.embed_model}"):
-                embed_model(store, config.embed_model, progress=show)
+                # t-SNE needs more than 3 x perplexity points: the quick run has few test images.
+                n_test = store.fetch_df("SELECT count(*) AS n FROM images WHERE split = 'test'")["n"][0]
+                embed_model(store, config.embed_model, perplexity=min(30.0, max(2.0, (n_test - 1) // 3)),
+                            progress=show)
         with stage("charts, figures and report"):
             report = write_outputs(store, out)
         top = store.query("top objects", k=3, segmenter="labels")
