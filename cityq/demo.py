@@ -37,6 +37,12 @@ class DemoConfig:
     device: str = "auto"
 
     @classmethod
+    def paper_scale(cls, out: Path) -> "DemoConfig":
+        """The paper's configuration, for a GPU: 224 px, 10,000 images per city, 30 epochs."""
+        return cls(out=out, per_city=10_000, size=224, img_size=224, epochs=30, batch_size=64,
+                   segmenter_epochs=12, segmenter_seconds=600.0)
+
+    @classmethod
     def quick(cls, out: Path) -> "DemoConfig":
         """A smoke run: the same pipeline on a small data set, two minutes on a laptop CPU."""
         return cls(out=out, per_city=40, size=64, img_size=64, epochs=1, trained_segmenter=False,

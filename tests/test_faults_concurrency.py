@@ -14,18 +14,10 @@ import pytest
 MODEL = "resnet18-s0"  # one of tiny_ingested's models
 
 
-def one_line_error(result, *needles: str) -> str:
-    assert result.exit_code != 0, result.output
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
-
 HOLD = """
 import sys, time
 from cityq.store import Store
+from contracts import one_line_error
 store = Store(sys.argv[1])
 with store.transaction():
     store.con.execute("INSERT INTO runs (stage, subject, started_at, status) VALUES ('hold', 'x', now(), 'running')")

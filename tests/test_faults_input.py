@@ -13,19 +13,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from contracts import one_line_error
 
 MODEL = "resnet18-s0"  # one of tiny_ingested's models
-
-
-def one_line_error(result, *needles: str) -> str:
-    """The CLI contract for failures: non-zero exit, one stderr line `error: ...`, no traceback."""
-    assert result.exit_code != 0, result.output
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def _two_cities(tmp_path: Path, tiny_images: Path, per_city: int = 6) -> Path:

@@ -10,6 +10,7 @@ import typer
 def demo(
     out: Path = typer.Option(Path("cityq-demo"), "--out", help="Folder for images, store, charts and report."),
     quick: bool = typer.Option(False, "--quick", help="A two-minute smoke run on a small data set."),
+    paper_scale: bool = typer.Option(False, "--paper-scale", help="224 px, 10k images per city, 30 epochs: for a GPU."),
     spec: str = typer.Option(None, "--spec", help="City spec TOML (default: tokyo and pittsburgh)."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
 ) -> None:
@@ -21,7 +22,11 @@ def demo(
     from cityq.cli.common import OutputFormat, render
     from cityq.demo import DemoConfig, run_demo
 
-    config = DemoConfig.quick(out) if quick else DemoConfig(out=out)
+    if quick and paper_scale:
+        from cityq.errors import CityqError
+
+        raise CityqError("choose one of --quick and --paper-scale")
+    config = DemoConfig.quick(out) if quick else DemoConfig.paper_scale(out) if paper_scale else DemoConfig(out=out)
     config.spec, config.device = spec, device
     result = run_demo(config)
     typer.echo("\nTop objects by lift (threshold 0.5), per model and city:")
