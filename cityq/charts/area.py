@@ -6,11 +6,12 @@ import altair as alt
 import pandas as pd
 
 from cityq.charts.registry import register_chart
-from cityq.charts.theme import FACET_WIDTH, city_color, configure
+from cityq.charts.theme import FACET_WIDTH, city_color, configure, with_panels
 
 
 @register_chart("explanation area")
 def explanation_area(frame: pd.DataFrame) -> alt.TopLevelMixin:
+    frame = with_panels(frame)
     chart = (
         alt.Chart(frame)
         .mark_line(point=alt.OverlayMarkDef(size=12))
@@ -23,7 +24,7 @@ def explanation_area(frame: pd.DataFrame) -> alt.TopLevelMixin:
                      alt.Tooltip("mean_area:Q", format=".1%"), "n_images:Q"],
         )
         .properties(width=FACET_WIDTH, height=120)
-        .facet(facet=alt.Facet("model:N", title="Model"), columns=4)
+        .facet(facet=alt.Facet("panel:N", title="Model"), columns=4)
         .properties(title="Explanation area against the threshold")
     )
     return configure(chart)

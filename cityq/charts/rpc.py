@@ -6,14 +6,14 @@ import altair as alt
 import pandas as pd
 
 from cityq.charts.registry import register_chart
-from cityq.charts.theme import FACET_WIDTH, MAX_OBJECTS, ROW_STEP, city_color, configure, top_by
+from cityq.charts.theme import FACET_WIDTH, MAX_OBJECTS, ROW_STEP, city_color, configure, top_by, with_panels
 
 
 def _object_bars(frame: pd.DataFrame, title: str, with_ci: bool) -> alt.TopLevelMixin:
-    data = top_by(frame, ["model", "city"], "rpc").copy()
+    data = top_by(with_panels(frame), ["panel", "city"], "rpc").copy()
     data["lift_label"] = data["lift"].map(lambda v: "" if pd.isna(v) else f"×{v:.1f}")
     threshold = data["threshold"].iloc[0]
-    n_rows = int(data.groupby(["model", "city"]).size().max())
+    n_rows = int(data.groupby(["panel", "city"]).size().max())
     # stack=None matters: a stacked bar layer gets its own data source, and Vega-Lite then drops
     # the per-panel sort of the objects.
     base = alt.Chart().encode(y=alt.Y("object:N", sort=alt.EncodingSortField("rpc", op="max", order="descending"),
@@ -34,7 +34,7 @@ def _object_bars(frame: pd.DataFrame, title: str, with_ci: bool) -> alt.TopLevel
     chart = (
         alt.layer(*layers, data=data)
         .properties(width=FACET_WIDTH, height=ROW_STEP * n_rows)
-        .facet(row=alt.Row("model:N", title="Model"), column=alt.Column("city:N", title="City"))
+        .facet(row=alt.Row("panel:N", title="Model", header=alt.Header(labelAngle=0, labelAlign="left")), column=alt.Column("city:N", title="City"))
         .resolve_scale(y="independent")
         .properties(title=alt.Title(title, subtitle=[
             f"Top {MAX_OBJECTS} objects by R_pc (share of the object's pixels inside the explanation) per model "
@@ -56,8 +56,8 @@ def rpc_by_city_ci(frame: pd.DataFrame) -> alt.TopLevelMixin:
 
 @register_chart("top objects")
 def top_objects(frame: pd.DataFrame) -> alt.TopLevelMixin:
-    data = frame.copy()
-    n_rows = int(data.groupby(["model", "city"]).size().max())
+    data = with_panels(frame)
+    n_rows = int(data.groupby(["panel", "city"]).size().max())
     chart = (
         alt.Chart(data)
         .mark_bar()
@@ -69,7 +69,7 @@ def top_objects(frame: pd.DataFrame) -> alt.TopLevelMixin:
                      alt.Tooltip("lift:Q", format=".2f")],
         )
         .properties(width=FACET_WIDTH, height=ROW_STEP * max(n_rows, 3))
-        .facet(row=alt.Row("model:N", title="Model"), column=alt.Column("city:N", title="City"))
+        .facet(row=alt.Row("panel:N", title="Model", header=alt.Header(labelAngle=0, labelAlign="left")), column=alt.Column("city:N", title="City"))
         .resolve_scale(y="independent")
         .properties(title=alt.Title(f"Top {n_rows} objects by lift per model and city (t = {frame['threshold'].iloc[0]:g})",
                                     subtitle=["Lift = R_pc / mean explanation area; 1 = what a random mask of that size gives."]))

@@ -6,16 +6,17 @@ import altair as alt
 import pandas as pd
 
 from cityq.charts.registry import register_chart
-from cityq.charts.theme import FACET_WIDTH, configure
+from cityq.charts.theme import FACET_WIDTH, configure, with_panels
 
 TOP_OBJECTS = 6  # lines per panel: the objects with the largest mean lift over the grid
 
 
 @register_chart("rpc sweep")
 def rpc_sweep(frame: pd.DataFrame) -> alt.TopLevelMixin:
-    mean_lift = frame.groupby(["model", "city", "object"], as_index=False)["lift"].mean()
-    top = mean_lift.sort_values("lift", ascending=False).groupby(["model", "city"]).head(TOP_OBJECTS)
-    data = frame.merge(top[["model", "city", "object"]], on=["model", "city", "object"])
+    frame = with_panels(frame)
+    mean_lift = frame.groupby(["panel", "city", "object"], as_index=False)["lift"].mean()
+    top = mean_lift.sort_values("lift", ascending=False).groupby(["panel", "city"]).head(TOP_OBJECTS)
+    data = frame.merge(top[["panel", "city", "object"]], on=["panel", "city", "object"])
     chart = (
         alt.Chart(data)
         .mark_line(point=alt.OverlayMarkDef(size=12))
@@ -28,7 +29,7 @@ def rpc_sweep(frame: pd.DataFrame) -> alt.TopLevelMixin:
                      alt.Tooltip("rpc:Q", format=".3f"), alt.Tooltip("lift:Q", format=".2f")],
         )
         .properties(width=FACET_WIDTH, height=120)
-        .facet(row=alt.Row("model:N", title="Model"), column=alt.Column("city:N", title="City"))
+        .facet(row=alt.Row("panel:N", title="Model", header=alt.Header(labelAngle=0, labelAlign="left")), column=alt.Column("city:N", title="City"))
         .properties(title=alt.Title("Lift against the threshold", subtitle=[
             f"The {TOP_OBJECTS} objects with the largest mean lift per model and city; "
             "lift = R_pc / mean explanation area (1 = a random mask of that size)."]))

@@ -32,3 +32,15 @@ def configure(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
 def top_by(frame: pd.DataFrame, groups: list[str], column: str, n: int = MAX_OBJECTS) -> pd.DataFrame:
     """The n rows with the largest `column` within each group."""
     return frame.sort_values(column, ascending=False).groupby(groups, sort=False).head(n)
+
+
+def with_panels(frame: pd.DataFrame) -> pd.DataFrame:
+    """A `panel` column naming what a facet row shows: the model, and the segmenter when the
+    frame holds counts by several (one model ingested with two segmenters would otherwise
+    draw two sets of bars on top of each other)."""
+    data = frame.copy()
+    if "segmenter" in data and data["segmenter"].nunique() > 1:
+        data["panel"] = data["model"] + " · " + data["segmenter"]
+    else:
+        data["panel"] = data["model"]
+    return data
