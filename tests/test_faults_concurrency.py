@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+from contracts import one_line_error
 
 MODEL = "resnet18-s0"  # one of tiny_ingested's models
 
@@ -17,7 +18,6 @@ MODEL = "resnet18-s0"  # one of tiny_ingested's models
 HOLD = """
 import sys, time
 from cityq.store import Store
-from contracts import one_line_error
 store = Store(sys.argv[1])
 with store.transaction():
     store.con.execute("INSERT INTO runs (stage, subject, started_at, status) VALUES ('hold', 'x', now(), 'running')")
