@@ -23,6 +23,8 @@ def train(
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
     name: Annotated[Optional[str], typer.Option("--name", help="Model name (default <arch>-s<seed>).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Retrain a model that is already in the store.")] = False,
+    augment: Annotated[bool, typer.Option("--augment/--no-augment",
+                                          help="Random flips and shifts of training images.")] = TrainConfig.augment,
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Train ARCH on the dataset's train split, pick the epoch by val accuracy, test it, store it.
@@ -34,7 +36,7 @@ def train(
     with open_store(store, create=False) as opened:
         model = train_model(opened, dataset, arch, seed=seed, epochs=epochs, img_size=img_size,
                             batch_size=batch_size, lr=lr, lr_step=lr_step, lr_gamma=lr_gamma,
-                            device=device, name=name, force=force)
+                            device=device, name=name, force=force, augment=augment)
     typer.echo(model)
 
 
