@@ -19,6 +19,18 @@ def memory_store():
     store.close()
 
 
+@pytest.fixture(scope="module")
+def counts_store():
+    """An in-memory store of synthetic count rows (no CNN): 40 images, vgg11 and simple x 2 seeds."""
+    from cityq.store import Store
+    from cityq.synthetic_counts import SyntheticCountsConfig, write_synthetic_counts
+
+    store = Store(":memory:")
+    write_synthetic_counts(store, SyntheticCountsConfig(n_images=40, archs=("vgg11", "simple"), seeds=(0, 1), size=64))
+    yield store
+    store.close()
+
+
 @pytest.fixture
 def cli():
     """Run the CLI in-process: cli(["sql", "select 1"]) -> result with exit_code, stdout, stderr."""

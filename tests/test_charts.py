@@ -15,11 +15,8 @@ from cityq.synthetic_counts import SyntheticCountsConfig, write_synthetic_counts
 
 
 @pytest.fixture(scope="module")
-def store():
-    s = Store(":memory:")
-    write_synthetic_counts(s, SyntheticCountsConfig(n_images=40, archs=("vgg11", "simple"), seeds=(0, 1), size=64))
-    yield s
-    s.close()
+def store(counts_store):
+    return counts_store
 
 
 def _with_rows(store):

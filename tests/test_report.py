@@ -10,18 +10,13 @@ import subprocess
 import pytest
 
 from cityq.report import REPORT_SECTIONS, write_report
-from cityq.store import Store
-from cityq.synthetic_counts import SyntheticCountsConfig, write_synthetic_counts
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
-def store():
-    s = Store(":memory:")
-    write_synthetic_counts(s, SyntheticCountsConfig(n_images=40, archs=("vgg11", "simple"), seeds=(0, 1), size=64))
-    yield s
-    s.close()
+def store(counts_store):
+    return counts_store
 
 
 @pytest.fixture(scope="module")
