@@ -159,6 +159,9 @@ def test_bad_input(tiny_ingested, copy_store):
             ingest_model(store, "resnet18-s0", IngestOptions(thresholds="0.5:1.5:0.5", **QUIET))
         with pytest.raises(CityqError, match="--target"):
             ingest_model(store, "resnet18-s0", IngestOptions(target="best", **QUIET))
+        # A finished ingest asked for with another grid: said, not silently kept.
+        with pytest.raises(CityqError, match="another threshold grid"):
+            ingest_model(store, "resnet18-s0", IngestOptions(thresholds="0.3,0.5", **QUIET))
         # A model whose cities differ from its dataset's.
         store.con.execute("UPDATE models SET cities = ['paris', 'rome'] WHERE model = 'simple-s0'")
         with pytest.raises(CityqError, match="cities"):

@@ -89,16 +89,17 @@ def ingest_model(store, model: str, options: IngestOptions | None = None) -> Ing
         device=str(device), progress=options.progress,
     )
     existing = _existing(store, record.model, options.split, options.target, segmentation_id)
+    if existing is not None and existing.thresholds != grid and not options.force:
+        # Finished or not, the stored rows follow the other grid: never mix, never hide it.
+        shown = ",".join(f"{t:g}" for t in existing.thresholds)
+        raise CityqError(
+            f"model {model!r} was ingested with another threshold grid ({shown}); "
+            "rerun with that grid, or add --force to recompute with this one"
+        )
     if existing is not None and existing.status == "done" and not options.force:
         return IngestSummary(model=model, ingest_id=existing.ingest_id, already_done=True,
                              images=existing.n_images, seconds=time.perf_counter() - started)
-    if existing is not None and (options.force or existing.thresholds != grid):
-        if existing.thresholds != grid and not options.force:
-            shown = ",".join(f"{t:g}" for t in existing.thresholds)
-            raise CityqError(
-                f"model {model!r} was being ingested with another threshold grid ({shown}); "
-                "rerun with that grid to resume, or add --force to start over"
-            )
+    if existing is not None and options.force:
         delete_ingest(store, existing.ingest_id)
         existing = None
 

@@ -54,7 +54,8 @@ def compute_pair(store, ingest_x: int, ingest_y: int, device=None, progress=None
     ids = np.array([r[0] for r in common], dtype=np.int64)
     if len(ids) == 0:
         return None
-    size = (mask_store.get_ingest(store, a).height, mask_store.get_ingest(store, a).width)
+    first = mask_store.get_ingest(store, a)
+    size = (first.height, first.width)
     device = device or torch.device("cpu")
     values = np.empty(len(ids), dtype=np.float64)
     quiet = None if progress is None else not progress
