@@ -8,6 +8,7 @@ stage is resumable, so a demo that was interrupted continues where it stopped.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -68,21 +69,14 @@ class _Stages:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
 
+    @contextlib.contextmanager
     def __call__(self, name: str):
-        stages = self
-
-        class _Stage:
-            def __enter__(self):
-                _say(f"[demo] {name} ...")
-                self.started = time.perf_counter()
-
-            def __exit__(self, *exc):
-                spent = time.perf_counter() - self.started
-                stages.seconds[name] = stages.seconds.get(name, 0.0) + spent
-                if exc[0] is None:
-                    _say(f"[demo] {name}: {spent:.1f} s")
-
-        return _Stage()
+        _say(f"[demo] {name} ...")
+        started = time.perf_counter()
+        yield
+        spent = time.perf_counter() - started
+        self.seconds[name] = self.seconds.get(name, 0.0) + spent
+        _say(f"[demo] {name}: {spent:.1f} s")
 
 
 def run_demo(config: DemoConfig, progress: bool | None = None) -> DemoResult:
