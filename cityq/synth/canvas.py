@@ -20,6 +20,8 @@ class Canvas:
     def paint(self, x0: int, y0: int, mask: np.ndarray, colour, label: int) -> int:
         """Write `colour` (3,) or (h, w, 3) and `label` where `mask` (h, w) placed at (x0, y0) is set.
 
+        `colour` None writes the label alone: what shows through a see-through object keeps its colour.
+
         Returns the number of pixels written (after clipping to the image).
         """
         h, w = mask.shape
@@ -28,9 +30,10 @@ class Canvas:
         if ys >= ye or xs >= xe:
             return 0
         m = mask[ys - y0 : ye - y0, xs - x0 : xe - x0]
-        colour = np.asarray(colour, np.float32)
         region = self.rgb[ys:ye, xs:xe]
-        if colour.ndim == 3:
+        if colour is None:
+            pass
+        elif (colour := np.asarray(colour, np.float32)).ndim == 3:
             region[m] = colour[ys - y0 : ye - y0, xs - x0 : xe - x0][m]
         else:
             region[m] = colour

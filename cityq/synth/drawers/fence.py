@@ -1,5 +1,7 @@
 """Fences: bars or mesh between rails, along the kerb or in front of the facades. Planted in
-tokyo by default. Only the bars and rails are labelled: what shows between them keeps its own label."""
+tokyo by default. The whole outline is labelled fence, as ADE20K's annotators draw it: what
+shows between the bars keeps its colour but not its label (otherwise the sidewalk seen through
+a fence shares every pixel of the fence's explanation)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,6 @@ import numpy as np
 from cityq.synth.drawers import Instance, Step, drawer
 from cityq.synth.drawers.facade_space import facade_patch
 from cityq.synth.palettes import colour
-
-FILL = {"bars": 0.6, "mesh": 0.5}  # about this share of a fence's outline is bars and rails
-
 
 @drawer("fence", ("ground",))
 def plan_fence(ctx, rng: np.random.Generator, inst: Instance) -> list[Step]:
@@ -26,7 +25,7 @@ def plan_fence(ctx, rng: np.random.Generator, inst: Instance) -> list[Step]:
     area = inst.area if inst.area else rng.uniform(0.02, 0.08)
     # Projected area of a fence from z to z1: height * f^2 * |X| * (1/z0^2 - 1/z1^2) / 2.
     z_in = max(z0, st.min_visible_z(X))
-    inv = 1 / z_in**2 - 2 * area * ctx.size**2 / (FILL[style] * height * st.f**2 * abs(X))
+    inv = 1 / z_in**2 - 2 * area * ctx.size**2 / (height * st.f**2 * abs(X))
     z1 = max(min(1 / np.sqrt(inv) if inv > 0 else 150.0, 150.0), z_in + 3.0)
     pitch = rng.uniform(0.3, 0.6)  # coarse enough to stay visible at 96-128 px
     metal = colour(rng, "metal") if rng.random() < 0.6 else colour(rng, "paint")
@@ -48,5 +47,6 @@ def plan_fence(ctx, rng: np.random.Generator, inst: Instance) -> list[Step]:
         ink = mask & (rails | posts | infill)
         rgb = metal * (0.85 + 0.3 * q[..., None])
         ctx.canvas.paint(ix0, iy0, ink, rgb, label)
+        ctx.canvas.paint(ix0, iy0, mask, None, label)
 
     return [Step("standing", z0, paint)]

@@ -57,7 +57,7 @@ def _blade(ctx, rng, inst, board, ink, frame) -> Step:
         # Too close to be in the picture? Then a bigger sign, as far away as the picture allows.
         z_in = ctx.street.min_visible_z(X + out * (0.3 + width)) * 1.02
         if z < z_in:
-            grow = min(z_in / z, 2.0)
+            grow = min(z_in / z, 3.0)
             width, height, z = width * grow, height * grow, z * grow
     _, _, z0, _, wall = facade_spot(ctx, rng, 0.5, z, side)
     out = 1.0 if side == "left" else -1.0
@@ -84,8 +84,8 @@ def _flat(ctx, rng, inst, board, ink, frame) -> Step:
         side = "left" if rng.random() < 0.5 else "right"
         z_in = ctx.street.min_visible_z(ctx.rows[side].X) * 1.05
         if z < z_in:
-            grow = min(np.sqrt(z_in / z) ** 3, 2.5)  # area ~ size^2 / z^3
-            height, length, z = height * min(grow, 1.6), length * grow, z_in
+            grow = min(np.sqrt(z_in / z) ** 3, 3.5)  # area ~ size^2 / z^3
+            height, length, z = height * min(grow, 2.0), length * grow, z_in
     else:
         side = None
     side, X, z0, z1, wall = facade_spot(ctx, rng, length, z, side)
