@@ -4,8 +4,13 @@ Three random streams per image, so that views of one place share everything but 
 and the light, and so that re-drawing an occluded planted object does not change which
 planted objects an image was given:
   choice  (seed, city, place)           which planted objects, how many
-  layout  (seed, city, place, attempt)  the street, the buildings, every object
+  layout  (seed, city, place[, n])      the street, the buildings, the shared objects
+  placing (seed, city, place, attempt)  where the planted objects go
   view    (seed, city, place, view)     camera shift, lighting, sensor noise
+
+An occluded planted object is re-placed on the same street (PLACINGS times) before a new street
+is drawn: choosing streets by how well they show a city's planted objects (open sky for
+skyscrapers, near facades for signboards) would make the streets differ between cities.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from cityq.synth.spec import City, Spec
 from cityq.synth.street import Street
 
 MAX_ATTEMPTS = 8
+PLACINGS = 4  # tries at placing the planted objects on one street before drawing a new street
 LAYER_ORDER = {"skyline": 0, "facade": 1, "flat": 2, "standing": 3}
 
 
@@ -67,17 +73,20 @@ def choose_planted(city: City, rng: np.random.Generator) -> list[tuple[str, str,
 def render_place_view(spec: Spec, city: str, size: int, seed: int, place: int, view: int = 0):
     """The image of (city, place, view): (rgb uint8 (s,s,3), labels uint8 (s,s), planted pixel counts)."""
     chosen = choose_planted(spec.city(city), rng_for(seed, city, place, 0))
+    best = None
     for attempt in range(MAX_ATTEMPTS):
-        rgb, labels = render(spec, chosen, size, rng_for(seed, city, place, 1, attempt),
-                             rng_for(seed, city, place, 2, view), view > 0)
+        rgb, labels = render(spec, chosen, size, rng_for(seed, city, place, 1, attempt // PLACINGS),
+                             rng_for(seed, city, place, 2, view), view > 0, rng_for(seed, city, place, 3, attempt))
         shown = {name: int(np.count_nonzero(labels == object_index(name))) for name, _, _ in chosen}
+        if best is None or min(shown.values()) > min(best[2].values()):
+            best = rgb, labels, shown
         if min(shown.values()) >= spec.min_planted_area * size * size:
             break
-    return rgb, labels, shown
+    return best
 
 
 def render(spec: Spec, chosen, size: int, layout: np.random.Generator, view: np.random.Generator,
-           shift_camera: bool = False):
+           shift_camera: bool = False, placing: np.random.Generator | None = None):
     street = Street.sample(layout, size)
     rows = {side: FacadeRow.sample(layout, street, side, light=float(layout.uniform(0.65, 1.0)))
             for side in ("left", "right")}
@@ -91,7 +100,7 @@ def render(spec: Spec, chosen, size: int, layout: np.random.Generator, view: np.
                 steps += get_drawer(obj.name).plan(ctx, layout, inst)
     for name, where, areas in chosen:
         for area in areas:
-            steps += get_drawer(name).plan(ctx, layout, Instance(where, 1.0, area))
+            steps += get_drawer(name).plan(ctx, placing or layout, Instance(where, 1.0, area))
     # Back to front: layer first, then far before near within a layer.
     if shift_camera:  # after planning: the world stays, the camera moves
         street.pan(view)

@@ -16,15 +16,14 @@ from cityq.synth.street import CAMERA_HEIGHT
 @drawer("earth", ("ground",))
 def plan_earth(ctx, rng: np.random.Generator, inst: Instance) -> list[Step]:
     st = ctx.street
-    nearer = "left" if -st.road_l < st.road_r else "right"
-    side = nearer if rng.random() < 0.7 else ("right" if nearer == "left" else "left")
-    sign = -1.0 if side == "left" else 1.0
-    kerb, wall = (st.road_l, st.walk_l) if side == "left" else (st.road_r, st.walk_r)
-    # An unpaved verge along the kerb, on the road's side of it. It leaves the sidewalk alone:
-    # an earth patch that ate the sidewalk made "a visible sidewalk" a tokyo cue (the tokyo
-    # masks then lit up the sidewalk instead of the signboards and fences).
-    inner = kerb - sign * rng.uniform(2.0, 5.0)
-    outer = kerb + sign * 0.3
+    # An unpaved stretch of the road itself, anywhere across it. Where earth goes, something
+    # else is missing, and a two-city net learns that absence too: a patch on the sidewalk or
+    # along the kerb made "a clean sidewalk/kerb" a tokyo cue (tokyo's masks then lit the
+    # sidewalk, doors and poles by the kerb). The road is large and the patch moves across
+    # it, so its absence is a weak, spread-out cue.
+    centre = rng.uniform(st.road_l + 1.0, st.road_r - 1.0)
+    half = rng.uniform(1.5, 3.5)
+    inner, outer = centre - half, centre + half
     area = inst.area if inst.area else rng.uniform(0.02, 0.08)
     z0 = rng.uniform(0.5, 1.0) * st.min_visible_z(inner)
     base = colour(rng, "soil")

@@ -19,14 +19,16 @@ def plan_fence(ctx, rng: np.random.Generator, inst: Instance) -> list[Step]:
     sign = -1.0 if side == "left" else 1.0
     kerb, wall = (st.road_l, st.walk_l) if side == "left" else (st.road_r, st.walk_r)
     X = kerb + sign * 0.25 if rng.random() < 0.8 else wall - sign * 0.3
-    height = rng.uniform(1.6, 2.8) * inst.scale
+    height = rng.uniform(2.0, 3.2) * inst.scale
     z0 = st.min_visible_z(X) * rng.uniform(0.6, 1.0)  # starts at or beyond the image edge
     style = "bars" if rng.random() < 0.6 else "mesh"
     area = inst.area if inst.area else rng.uniform(0.02, 0.08)
     # Projected area of a fence from z to z1: height * f^2 * |X| * (1/z0^2 - 1/z1^2) / 2.
     z_in = max(z0, st.min_visible_z(X))
     inv = 1 / z_in**2 - 2 * area * ctx.size**2 / (height * st.f**2 * abs(X))
-    z1 = max(min(1 / np.sqrt(inv) if inv > 0 else 150.0, 150.0), z_in + 3.0)
+    # A stretch of fence, not a line to the horizon: the far end of a long fence lies outside any
+    # explanation and drags the fence's R_pc below that of the small objects standing by it.
+    z1 = max(min(1 / np.sqrt(inv) if inv > 0 else 150.0, z_in + rng.uniform(8.0, 16.0)), z_in + 3.0)
     pitch = rng.uniform(0.3, 0.6)  # coarse enough to stay visible at 96-128 px
     metal = colour(rng, "metal") if rng.random() < 0.6 else colour(rng, "paint")
     label = ctx.label("fence")

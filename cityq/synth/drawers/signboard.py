@@ -10,6 +10,9 @@ from cityq.synth.drawers.facade_space import facade_patch, facade_spot, glyph_in
 from cityq.synth.palettes import colour, contrasting
 
 FRAME = 0.08  # border width as a fraction of the board's short side
+# Facade signs hang from the first floor up, as they do in Tokyo: at the shop fronts (below
+# 4 m) a sign shares every explanation with the doors under it, and doors then outrank it.
+UPPER_FLOORS = (4.0, 7.0)  # metres above the sidewalk of a facade sign's lower edge
 
 
 @drawer("signboard", ("facade", "ground"))
@@ -61,7 +64,7 @@ def _blade(ctx, rng, inst, board, ink, frame) -> Step:
             width, height, z = width * grow, height * grow, z * grow
     _, _, z0, _, wall = facade_spot(ctx, rng, 0.5, z, side)
     out = 1.0 if side == "left" else -1.0
-    h0 = rng.uniform(2.6, 4.0)
+    h0 = rng.uniform(*UPPER_FLOORS)
     cells = max(2, int(round(height / width)))
     st = ctx.street
 
@@ -89,7 +92,7 @@ def _flat(ctx, rng, inst, board, ink, frame) -> Step:
     else:
         side = None
     side, X, z0, z1, wall = facade_spot(ctx, rng, length, z, side)
-    h0 = rng.uniform(2.8, 3.8)
+    h0 = rng.uniform(*UPPER_FLOORS)
     cells = max(2, int(round(length / height)))
 
     def paint():
