@@ -112,6 +112,20 @@ def test_bad_input(shapes, tmp_path, monkeypatch):
     assert shapes.fetch_df("SELECT count(*) n FROM models")["n"][0] == 0
 
 
+def test_precision_is_resolved_recorded_and_checked(shapes, monkeypatch):
+    import json
+
+    import cityq.device
+
+    train_model(shapes, "shapes", "simple", name="b", precision="bf16", **FAST)
+    monkeypatch.setattr(cityq.device, "cpu_has_native_bf16", lambda: False)
+    train_model(shapes, "shapes", "simple", name="a", precision="auto", **FAST)  # emulated bf16 is slower: fp32
+    configs = shapes.fetch_df("SELECT model, config FROM models ORDER BY model")["config"]
+    assert [json.loads(c)["precision"] for c in configs] == ["fp32", "bf16"]
+    with pytest.raises(CityqError, match="unknown precision 'fp8'; use auto, fp32, bf16"):
+        train_model(shapes, "shapes", "simple", name="c", precision="fp8", **FAST)
+
+
 def test_import_plain_state_dict_and_reject_a_misfit(shapes, tmp_path):
     torch.manual_seed(0)
     torch.save(create_model("simpler", 2).state_dict(), tmp_path / "w.pth")

@@ -25,6 +25,8 @@ def train(
     force: Annotated[bool, typer.Option("--force", help="Retrain a model that is already in the store.")] = False,
     augment: Annotated[bool, typer.Option("--augment/--no-augment",
                                           help="Random flips and shifts of training images.")] = TrainConfig.augment,
+    precision: Annotated[str, typer.Option("--precision", help="auto, fp32 or bf16 (autocast of the forward pass; "
+                                           "auto = bf16 where the CPU or GPU runs it natively).")] = TrainConfig.precision,
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Train ARCH on the dataset's train split, pick the epoch by val accuracy, test it, store it.
@@ -36,7 +38,8 @@ def train(
     with open_store(store, create=False) as opened:
         model = train_model(opened, dataset, arch, seed=seed, epochs=epochs, img_size=img_size,
                             batch_size=batch_size, lr=lr, lr_step=lr_step, lr_gamma=lr_gamma,
-                            device=device, name=name, force=force, augment=augment)
+                            device=device, name=name, force=force, augment=augment,
+                            precision=precision)
     typer.echo(model)
 
 

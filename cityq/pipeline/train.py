@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from cityq.device import resolve_device
+from cityq.device import resolve_device, resolve_precision
 from cityq.errors import CityqError
 from cityq.models.checkpoint import load_into, read_checkpoint, save_checkpoint
 from cityq.models.registry import create_model, get_arch
@@ -159,11 +159,12 @@ def train_model(
     force: bool = False,
     num_threads: int | None = None,
     augment: bool = TrainConfig.augment,
+    precision: str = TrainConfig.precision,
 ) -> str:
     """Train `arch` on `dataset` and record it in the store; returns the model name."""
     config = TrainConfig(dataset=dataset, arch=arch, seed=seed, epochs=epochs, lr=lr, lr_step=lr_step,
                          lr_gamma=lr_gamma, img_size=img_size, batch_size=batch_size, device=device,
-                         num_threads=num_threads, name=name, augment=augment)
+                         num_threads=num_threads, name=name, augment=augment, precision=precision)
     get_arch(arch)  # unknown arch: the error lists the known ones
     name = _checked_name(config.model_name)
     if epochs < 1 or batch_size < 1 or not 16 <= img_size <= 1024 or lr <= 0 or lr_step < 1:
@@ -171,6 +172,7 @@ def train_model(
     cities = _dataset_cities(store, dataset)
     frame = _split_frame(store, dataset, cities)
     dev = resolve_device(device)
+    precision = resolve_precision(precision, dev)
     existing = _existing_model(store, name)
     if existing is not None and not force:
         _say(f"model {name!r} is already in the store ({existing[0]}, test accuracy {existing[1]:.4f}); "
@@ -179,7 +181,7 @@ def train_model(
     if num_threads:
         torch.set_num_threads(num_threads)
 
-    resolved = {**asdict(config), "name": name, "device": str(dev), "cities": cities,
+    resolved = {**asdict(config), "name": name, "device": str(dev), "precision": precision, "cities": cities,
                 "optimizer": "adam", "loss": "cross_entropy", "num_threads": torch.get_num_threads()}
     with store.run("train", subject=name, config=resolved) as run_id:
         started = time.perf_counter()
@@ -214,8 +216,9 @@ def train_model(
                     batch = train_x[index]
                     if config.augment:
                         batch = augment_batch(batch.cpu(), shuffle).to(dev)
-                    logits = model(normalize(batch).contiguous(memory_format=torch.channels_last))
-                    loss = F.cross_entropy(logits, train_y[index])
+                    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                        logits = model(normalize(batch).contiguous(memory_format=torch.channels_last))
+                        loss = F.cross_entropy(logits, train_y[index])
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()
