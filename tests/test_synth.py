@@ -170,3 +170,31 @@ def test_png_writer_round_trips_through_pil(tmp_path):
     assert np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), rgb)
     with Image.open(tmp_path / "a.labels.png") as im:
         assert im.mode == "L" and np.array_equal(np.asarray(im), labels)
+
+
+def test_placing_a_planted_object_again_leaves_the_street_as_it_was():
+    """Occluded planted objects are re-placed on the same street: streets chosen by how well
+    they show a city's objects would differ between cities (a cue besides the objects)."""
+    from cityq.synth.scene import choose_planted, render, rng_for
+
+    spec = load_spec()
+    planted = [object_index(n) for n in ("signboard", "fence", "skyscraper", "earth")]
+    for city in spec.city_names:
+        chosen = choose_planted(spec.city(city), rng_for(4, city, 0, 0))
+        first, second = (render(spec, chosen, 64, rng_for(4, city, 0, 1), rng_for(4, city, 0, 2), False,
+                                rng_for(4, city, 0, 3, attempt))[1] for attempt in (0, 1))
+        assert not np.array_equal(first, second)  # the planted objects moved
+        neither = ~np.isin(first, planted) & ~np.isin(second, planted)
+        assert np.array_equal(first[neither], second[neither])
+
+
+def test_a_see_through_object_can_be_labelled_without_painting_over_what_shows_through():
+    from cityq.synth.canvas import Canvas
+
+    canvas = Canvas(8)
+    canvas.rgb[:] = 0.25
+    mask = np.zeros((4, 4), bool)
+    mask[1:3, 1:3] = True
+    assert canvas.paint(2, 2, mask, None, 32) == 4
+    assert (canvas.labels == 32).sum() == 4 and canvas.labels[3, 3] == 32
+    assert np.all(canvas.rgb == np.float32(0.25))
