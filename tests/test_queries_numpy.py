@@ -248,7 +248,15 @@ def test_rpc_by_city_ci_brackets_the_estimate_like_a_numpy_bootstrap(store, raw)
     assert row.rpc_high - row.rpc_low == pytest.approx(high - low, rel=0.35)
 
 
+def test_model_ingests_are_the_first_finished_ingest_of_each_model(store, raw):
+    done = store.con.execute("SELECT ingest_id, model FROM ingests WHERE status = 'done' AND split = 'test'").df()
+    expected = done.groupby("model")["ingest_id"].min()
+    got = store.query("model ingests").set_index("model")["ingest_id"]
+    assert got.to_dict() == expected.to_dict() and len(got) == raw["ingests"].model.nunique()
+    assert store.query("model ingests", segmenter="no such segmenter").empty
+
+
 def test_every_catalogue_query_returns_rows(store):
     for name in ("rpc by city", "rpc by city ci", "rpc sweep", "objects", "top objects", "ar by model pair",
-                 "ar arch vs seed", "accuracy", "accuracy by city", "explanation area"):
+                 "ar arch vs seed", "accuracy", "accuracy by city", "explanation area", "model ingests"):
         assert len(store.query(name)) > 0, name

@@ -62,7 +62,31 @@ def _load() -> tuple[NamedQuery, ...]:
         if key in seen:
             raise RuntimeError(f"named query {q.name!r} defined twice: {seen[key]} and {q.file}")
         seen[key] = q.file
-    return tuple(queries)
+    return tuple(_callees_first(queries))
+
+
+def _callees_first(queries: list[NamedQuery]) -> list[NamedQuery]:
+    """The queries ordered so that each comes after the macros it calls: DuckDB binds a macro's
+    body when the macro is created, so a callee must exist by then."""
+    by_macro = {q.macro: q for q in queries}
+    ordered: list[NamedQuery] = []
+    visiting: set[str] = set()
+
+    def visit(q: NamedQuery) -> None:
+        if q in ordered:
+            return
+        if q.macro in visiting:
+            raise RuntimeError(f"named query {q.file} calls itself through other queries")
+        visiting.add(q.macro)
+        for callee in re.findall(r"\b([a-z0-9_]+)\s*\(", q.body):
+            if callee in by_macro and callee != q.macro:
+                visit(by_macro[callee])
+        visiting.discard(q.macro)
+        ordered.append(q)
+
+    for q in queries:
+        visit(q)
+    return ordered
 
 
 def list_queries() -> tuple[NamedQuery, ...]:

@@ -11,12 +11,7 @@
 -- DuckDB's multi-argument hash() mixes its arguments weakly (hash(0, x, y) = hash(x, y)), so
 -- random draws chain single-argument hashes: hash(xor(hash(xor(hash(seed), a)), b)).
 WITH ing AS (
-    -- One ingest per model: masks do not depend on the segmentation, so any of them will do.
-    SELECT g.model, min(g.ingest_id) AS ingest_id
-    FROM ingests g JOIN segmentations s ON s.segmentation_id = g.segmentation_id
-    WHERE g.status = 'done' AND g.split = split AND g.target = target
-      AND (segmenter IS NULL OR s.segmenter = segmenter)
-    GROUP BY g.model
+    SELECT * FROM model_ingests(segmenter := segmenter, split := split, target := target)
 ),
 pair_means AS (
     SELECT least(a.model, b.model) AS model_a, greatest(a.model, b.model) AS model_b, avg(r.ar) AS ar
