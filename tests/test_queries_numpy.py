@@ -208,6 +208,11 @@ def test_accuracy_matches_numpy(store, raw):
         sel = (p.model.to_numpy() == r.model) & (cities == r.city)
         assert r.accuracy == pytest.approx(correct[sel].mean())
         assert r.n_images == sel.sum()
+    rows = store.query("image predictions").set_index(["model", "image_id"])
+    assert len(rows) == len(p)
+    expected = dict(zip(zip(p.model, p.image_id), correct))
+    assert {k: bool(v) for k, v in rows["correct"].items()} == expected
+    assert (rows["city"] == [raw["city"][i] for _, i in rows.index]).all()
 
 
 def test_explanation_area_matches_numpy(store, raw):
@@ -258,5 +263,6 @@ def test_model_ingests_are_the_first_finished_ingest_of_each_model(store, raw):
 
 def test_every_catalogue_query_returns_rows(store):
     for name in ("rpc by city", "rpc by city ci", "rpc sweep", "objects", "top objects", "ar by model pair",
-                 "ar arch vs seed", "accuracy", "accuracy by city", "explanation area", "model ingests"):
+                 "ar arch vs seed", "accuracy", "accuracy by city", "explanation area", "model ingests",
+                 "image predictions"):
         assert len(store.query(name)) > 0, name
