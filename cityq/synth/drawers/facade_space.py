@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cityq.synth.drawers import depth_for_area
 from cityq.synth.street import CAMERA_HEIGHT
 
 
@@ -19,6 +20,27 @@ def facade_spot(ctx, rng: np.random.Generator, length: float, z: float | None = 
                        z_lo, z_hi))
     b = row.building_at(np.array([z0 + length / 2]))[0]
     return side, row.X, z0, z0 + length, float(row.heights[b])
+
+
+def sticking_out(ctx, rng: np.random.Generator, area: float | None, width: float, height: float,
+                 reach: float, margin: float, max_grow: float):
+    """(side, X, out, width, height, z0) of a board `width` x `height` m facing the camera that
+    sticks out of a facade (a blade sign, a flag), its near edge `reach` m from the wall; `out`
+    is +1 on the left facade, -1 on the right. With an `area` (a fraction of the image) it is set
+    at the depth that gives it that area; if that is too close to be in the picture (inside
+    `margin` x the nearest visible depth), it grows, up to `max_grow`, and moves out as far."""
+    side = "left" if rng.random() < 0.5 else "right"
+    X = ctx.rows[side].X
+    out = 1.0 if side == "left" else -1.0
+    z = None
+    if area:
+        z = depth_for_area(ctx, area, width, height, 1.0)
+        z_in = ctx.street.min_visible_z(X + out * (reach + width)) * margin
+        if z < z_in:
+            grow = min(z_in / z, max_grow)
+            width, height, z = width * grow, height * grow, z * grow
+    _, _, z0, _, _ = facade_spot(ctx, rng, 0.5, z, side)
+    return side, X, out, width, height, z0
 
 
 def facade_patch(ctx, X: float, z0: float, z1: float, h0: float, h1: float):

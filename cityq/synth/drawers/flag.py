@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from cityq.synth.drawers import Instance, Step, depth_for_area, drawer
-from cityq.synth.drawers.facade_space import facade_spot
+from cityq.synth.drawers import Instance, Step, drawer
+from cityq.synth.drawers.facade_space import sticking_out
 from cityq.synth.palettes import colour
 
 
 @drawer("flag", ("facade",))
 def plan_flag(ctx, rng: np.random.Generator, inst: Instance) -> list[Step]:
     width, height = rng.uniform(1.2, 2.2) * inst.scale, rng.uniform(0.8, 1.4) * inst.scale
-    side = "left" if rng.random() < 0.5 else "right"
-    X = ctx.rows[side].X
-    out = 1.0 if side == "left" else -1.0
-    z = None
-    if inst.area:
-        z = depth_for_area(ctx, inst.area, width, height, 1.0)
-        z_in = ctx.street.min_visible_z(X + out * (0.6 + width)) * 1.05
-        if z < z_in:  # too close to be in the picture: a bigger flag, as near as it can be
-            grow = min(z_in / z, 2.0)
-            width, height, z = width * grow, height * grow, z * grow
-    _, _, z0, _, _ = facade_spot(ctx, rng, 0.5, z, side)
+    _, X, out, width, height, z0 = sticking_out(ctx, rng, inst.area, width, height, reach=0.6, margin=1.05,
+                                                max_grow=2.0)
     h = rng.uniform(4.0, 7.0)
     colours = [colour(rng, "paint") for _ in range(3)]
     pattern = rng.integers(3)  # vertical stripes, horizontal stripes, a cross

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from cityq.synth.drawers import Instance, Step, depth_for_area, drawer, sidewalk_spot
-from cityq.synth.drawers.facade_space import facade_patch, facade_spot, glyph_ink
+from cityq.synth.drawers.facade_space import facade_patch, facade_spot, glyph_ink, sticking_out
 from cityq.synth.palettes import colour, contrasting
 
 FRAME = 0.08  # border width as a fraction of the board's short side
@@ -51,19 +51,8 @@ def _paint_board(ctx, rng, pixels, board, ink, frame, cells, along_p, aspect):
 def _blade(ctx, rng, inst, board, ink, frame) -> Step:
     """A vertical board perpendicular to the facade: it faces the camera, lettering top to bottom."""
     width, height = rng.uniform(0.7, 1.4) * inst.scale, rng.uniform(2.5, 6.0) * inst.scale
-    side = "left" if rng.random() < 0.5 else "right"
-    X = ctx.rows[side].X
-    out = 1.0 if side == "left" else -1.0
-    z = None
-    if inst.area:
-        z = depth_for_area(ctx, inst.area, width, height, 1.0)
-        # Too close to be in the picture? Then a bigger sign, as far away as the picture allows.
-        z_in = ctx.street.min_visible_z(X + out * (0.3 + width)) * 1.02
-        if z < z_in:
-            grow = min(z_in / z, 3.0)
-            width, height, z = width * grow, height * grow, z * grow
-    _, _, z0, _, wall = facade_spot(ctx, rng, 0.5, z, side)
-    out = 1.0 if side == "left" else -1.0
+    _, X, out, width, height, z0 = sticking_out(ctx, rng, inst.area, width, height, reach=0.3, margin=1.02,
+                                                max_grow=3.0)
     h0 = rng.uniform(*UPPER_FLOORS)
     cells = max(2, int(round(height / width)))
     st = ctx.street
