@@ -21,7 +21,7 @@ class TrainConfig:
     batch_size: int = 32
     augment: bool = True  # random flips and shifts of training images (see pipeline/augment.py)
     # bf16 autocast of the forward pass; weights, optimiser and evaluation stay fp32. "auto" takes
-    # bf16 where the hardware runs it natively (1.5-1.7x more images/s on this CPU, docs/benchmarks.md).
+    # bf16 where the hardware runs it natively (1.3-1.9x more images/s on this CPU, docs/benchmarks.md).
     precision: str = "auto"  # auto | fp32 | bf16
     # where
     device: str = "auto"  # auto | cpu | cuda
