@@ -1,10 +1,11 @@
 """One street scene: layout, objects back to front, lighting and noise -> (rgb, labels).
 
-Three random streams per image, so that views of one place share everything but the camera
+Four random streams per image, so that views of one place share everything but the camera
 and the light, and so that re-drawing an occluded planted object does not change which
 planted objects an image was given:
   choice  (seed, city, place)           which planted objects, how many
-  layout  (seed, city, place[, n])      the street, the buildings, the shared objects
+  layout  (seed, city, place, street)   the street, the buildings, the shared objects
+                                        (street = attempt // PLACINGS)
   placing (seed, city, place, attempt)  where the planted objects go
   view    (seed, city, place, view)     camera shift, lighting, sensor noise
 
