@@ -45,22 +45,38 @@ def test_same_seed_same_files_whatever_the_worker_count(tmp_path):
     assert labels.dtype == np.uint8 and labels.shape == (40, 40) and labels.max() < N_CLASSES
 
 
-def test_planted_objects_occur_only_in_their_city_and_every_image_has_one():
+def test_planted_objects_occur_only_in_their_city_and_every_planted_image_has_one():
     spec = load_spec()
     planted = _planted_ids(spec)
     for city in spec.city_names:
         others = [i for c, ids in planted.items() if c != city for i in ids]
         only = {i: 0 for i in planted[city]}
-        for place in range(40):
-            _, labels, _ = render_place_view(spec, city, 64, 3, place)
+        without = 0
+        for place in range(60):
+            _, labels, shown = render_place_view(spec, city, 64, 3, place)
             counts = np.bincount(labels.ravel(), minlength=N_CLASSES)
             assert counts[others].sum() == 0, f"{city} image {place} shows another city's planted object"
             present = [i for i in planted[city] if counts[i] >= spec.min_planted_area * 64 * 64]
+            if not shown:  # an image drawn without its city's objects (`unplanted`)
+                assert counts[planted[city]].sum() == 0
+                without += 1
+                continue
             assert present, f"{city} image {place} has no planted object"
             if len(present) == 1:
                 only[present[0]] += 1
+        # `unplanted` is the share of images without planted objects (binomial, 60 images: +-0.18).
+        assert abs(without / 60 - spec.city(city).unplanted) < 0.18, (city, without)
         # Each planted object is the only one in a fair share of the images: all are needed.
         assert min(only.values()) >= 6, only
+
+
+def test_unplanted_share_of_a_city_shows_none_of_its_objects():
+    spec = parse_spec({"cities": {"a": {"unplanted": 0.5, "planted": [{"object": "signboard"}]},
+                                  "b": {"planted": [{"object": "fence"}]}}})
+    assert spec.city("a").unplanted == 0.5 and spec.city("b").unplanted == 0.0
+    bare = [not render_place_view(spec, "a", 40, 1, place)[2] for place in range(40)]
+    assert 10 <= sum(bare) <= 30
+    assert all(render_place_view(spec, "b", 40, 1, place)[2] for place in range(10))
 
 
 def test_colour_outside_planted_objects_does_not_tell_the_cities_apart():
@@ -131,6 +147,7 @@ object = "fence"
     (BASE.replace('object = "fence"', 'object = "fence"\nwhere = "skyline"'), "cannot be drawn"),
     (BASE.replace("probability = 0.5", "probability = 2"), "probability"),
     (BASE + "[shared.tree]\ncount = [3, 1]\n", "count"),
+    (BASE.replace("[[cities.a.planted]]", "[cities.a]\nunplanted = 1.5\n[[cities.a.planted]]"), "unplanted"),
     (BASE.split("[[cities.b.planted]]")[0], "at least two"),
     ("[cities.a\n", "not valid TOML"),
 ])

@@ -3,7 +3,7 @@
 Four random streams per image, so that views of one place share everything but the camera
 and the light, and so that re-drawing an occluded planted object does not change which
 planted objects an image was given:
-  choice  (seed, city, place)           which planted objects, how many
+  choice  (seed, city, place)           which planted objects, how many (none: `unplanted`)
   layout  (seed, city, place, street)   the street, the buildings, the shared objects
                                         (street = attempt // PLACINGS)
   placing (seed, city, place, attempt)  where the planted objects go
@@ -74,14 +74,17 @@ def choose_planted(city: City, rng: np.random.Generator) -> list[tuple[str, str,
 def render_place_view(spec: Spec, city: str, size: int, seed: int, place: int, view: int = 0):
     """The image of (city, place, view): (rgb uint8 (s,s,3), labels uint8 (s,s), planted pixel counts)."""
     chosen = choose_planted(spec.city(city), rng_for(seed, city, place, 0))
+    if rng_for(seed, city, place, 0, 1).random() < spec.city(city).unplanted:
+        chosen = []
     best = None
     for attempt in range(MAX_ATTEMPTS):
         rgb, labels = render(spec, chosen, size, rng_for(seed, city, place, 1, attempt // PLACINGS),
                              rng_for(seed, city, place, 2, view), view > 0, rng_for(seed, city, place, 3, attempt))
         shown = {name: int(np.count_nonzero(labels == object_index(name))) for name, _, _ in chosen}
-        if best is None or min(shown.values()) > min(best[2].values()):
+        smallest = min(shown.values(), default=size * size)
+        if best is None or smallest > min(best[2].values(), default=size * size):
             best = rgb, labels, shown
-        if min(shown.values()) >= spec.min_planted_area * size * size:
+        if smallest >= spec.min_planted_area * size * size:
             break
     return best
 

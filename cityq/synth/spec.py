@@ -43,6 +43,7 @@ class PlantedObject:
 class City:
     name: str
     planted: tuple[PlantedObject, ...]
+    unplanted: float = 0.0  # share of the city's images that show none of its planted objects
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def _city(name: str, entry: dict, source: str) -> City:
     where = f"[cities.{name}] of {source}"
     if not CITY_NAME.match(name):
         raise CityqError(f"city name {name!r} in {source} must be a plain folder name (letters, digits, _ . -)")
-    _keys(entry, {"planted"}, where)
+    _keys(entry, {"planted", "unplanted"}, where)
     planted_raw = entry.get("planted", [])
     if not planted_raw:
         raise CityqError(f"{where} has no planted objects; add at least one [[cities.{name}.planted]]")
@@ -124,7 +125,8 @@ def _city(name: str, entry: dict, source: str) -> City:
     names = [p.name for p in planted]
     if len(set(names)) != len(names):
         raise CityqError(f"{where} plants the same object twice; list each planted object once")
-    return City(name=name, planted=planted)
+    unplanted = _number(entry.get("unplanted", 0.0), f"{where} unplanted", source, 0.0, 0.9)
+    return City(name=name, planted=planted, unplanted=unplanted)
 
 
 def _planted(i: int, entry: dict, where: str) -> PlantedObject:
