@@ -1,9 +1,10 @@
 """Colour palettes shared by every object, planted or not, in every city.
 
-Objects take their colours from these palettes, and every palette but "soil" is shared by
-objects of every city. "soil" is bare earth's own colour (brown, as it is in real streets):
-what sets an object apart belongs to the object, and the colour test in tests/test_synth.py
-checks that nothing outside the planted objects tells the cities apart.
+Objects take their colours from these palettes, and every palette is shared by objects of every
+city except three that belong to one planted object each: "soil" (bare earth is brown, as it is
+in real streets), "signage" (lit shop signs) and "railing" (white guard fences). What sets an
+object apart belongs to the object; the colour test in tests/test_synth.py checks that nothing
+outside the planted objects tells the cities apart.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ PALETTES: dict[str, np.ndarray] = {
                   "6a2a8a", "f0e0c0"),
     "metal": _rgb("4a4a4a", "6e6e6e", "2e3a2e", "1e1e1e", "8a8a8a", "3a3f4a"),
     "ground": _rgb("6c6a66", "8a8680", "9a8f7e", "7d6e5c", "a59a88", "5e5a55", "8c7a62"),
+    # Lit shop signs: saturated, bright faces (Tokyo's signboards are lit, not painted wood).
+    "signage": _rgb("ff2a5a", "20b8ff", "ffe01a", "2aff6a", "ff7a10", "fafafa", "9a4aff", "ff4ad8"),
+    # Guard fences along the kerb: white and pale steel, as along Japanese streets.
+    "railing": _rgb("f2f2ee", "e6e8e4", "d8dcd0", "c8e0c8", "f0e6c8", "dfe6ee"),
     "soil": _rgb("7a5a3a", "8a6642", "6b4c30", "94714a", "5e4530", "a07c52"),
     "asphalt": _rgb("4a4a4c", "55544f", "3e3f42", "605f5b"),
     "foliage": _rgb("3f6b2f", "557a35", "2f5228", "6b8a3a", "4a5f2a", "7a7f30"),

@@ -30,7 +30,7 @@ def plan_fence(ctx, rng: np.random.Generator, inst: Instance) -> list[Step]:
     # explanation and drags the fence's R_pc below that of the small objects standing by it.
     z1 = max(min(1 / np.sqrt(inv) if inv > 0 else 150.0, z_in + rng.uniform(8.0, 16.0)), z_in + 3.0)
     pitch = rng.uniform(0.3, 0.6)  # coarse enough to stay visible at 96-128 px
-    metal = colour(rng, "metal") if rng.random() < 0.6 else colour(rng, "paint")
+    metal = colour(rng, "railing") if rng.random() < 0.6 else colour(rng, "paint")
     label = ctx.label("fence")
 
     def paint():

@@ -17,7 +17,7 @@ UPPER_FLOORS = (4.0, 7.0)  # metres above the sidewalk of a facade sign's lower 
 
 @drawer("signboard", ("facade", "ground"))
 def plan_signboard(ctx, rng: np.random.Generator, inst: Instance) -> list[Step]:
-    board = colour(rng, "paint")
+    board = colour(rng, "signage")
     ink = contrasting(rng, board, "paint")
     frame = colour(rng, "metal")
     if inst.where == "ground":
