@@ -73,17 +73,19 @@ def choose_planted(city: City, rng: np.random.Generator) -> list[tuple[str, str,
 
 def render_place_view(spec: Spec, city: str, size: int, seed: int, place: int, view: int = 0):
     """The image of (city, place, view): (rgb uint8 (s,s,3), labels uint8 (s,s), planted pixel counts)."""
-    chosen = choose_planted(spec.city(city), rng_for(seed, city, place, 0))
-    if rng_for(seed, city, place, 0, 1).random() < spec.city(city).unplanted:
+    spec_city = spec.city(city)
+    chosen = choose_planted(spec_city, rng_for(seed, city, place, 0))
+    # Its own draw, so that the unplanted share leaves every other image's choice as it was.
+    if rng_for(seed, city, place, 0, 1).random() < spec_city.unplanted:
         chosen = []
-    best = None
+    best, best_smallest = None, -1
     for attempt in range(MAX_ATTEMPTS):
         rgb, labels = render(spec, chosen, size, rng_for(seed, city, place, 1, attempt // PLACINGS),
                              rng_for(seed, city, place, 2, view), view > 0, rng_for(seed, city, place, 3, attempt))
         shown = {name: int(np.count_nonzero(labels == object_index(name))) for name, _, _ in chosen}
-        smallest = min(shown.values(), default=size * size)
-        if best is None or smallest > min(best[2].values(), default=size * size):
-            best = rgb, labels, shown
+        smallest = min(shown.values(), default=size * size)  # nothing planted: nothing to re-place
+        if smallest > best_smallest:
+            best, best_smallest = (rgb, labels, shown), smallest
         if smallest >= spec.min_planted_area * size * size:
             break
     return best
