@@ -32,7 +32,8 @@ def run(quick: bool) -> list[dict]:
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-    size, batch, repeats = 96, 32, (2 if quick else 5)  # the demo's input size until 2026-11-27 (now 112 px); kept so figures compare across runs
+    # 96 px: the demo's input size until 2026-11-27 (112 px since); kept so that figures compare across runs.
+    size, batch, repeats = 96, 32, (2 if quick else 5)
     results = []
     for arch in ("resnet18", "vgg11", "simple"):
         torch.manual_seed(0)
