@@ -24,7 +24,7 @@ def facade_spot(ctx, rng: np.random.Generator, length: float, z: float | None = 
 
 def sticking_out(ctx, rng: np.random.Generator, area: float | None, width: float, height: float,
                  reach: float, margin: float, max_grow: float):
-    """(side, X, out, width, height, z0) of a board `width` x `height` m facing the camera that
+    """(X, out, width, height, z0) of a board `width` x `height` m facing the camera that
     sticks out of a facade (a blade sign, a flag), its near edge `reach` m from the wall; `out`
     is +1 on the left facade, -1 on the right. With an `area` (a fraction of the image) it is set
     at the depth that gives it that area; if that is too close to be in the picture (inside
@@ -40,7 +40,7 @@ def sticking_out(ctx, rng: np.random.Generator, area: float | None, width: float
             grow = min(z_in / z, max_grow)
             width, height, z = width * grow, height * grow, z * grow
     _, _, z0, _, _ = facade_spot(ctx, rng, 0.5, z, side)
-    return side, X, out, width, height, z0
+    return X, out, width, height, z0
 
 
 def facade_patch(ctx, X: float, z0: float, z1: float, h0: float, h1: float):

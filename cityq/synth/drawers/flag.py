@@ -12,7 +12,7 @@ from cityq.synth.palettes import colour
 @drawer("flag", ("facade",))
 def plan_flag(ctx, rng: np.random.Generator, inst: Instance) -> list[Step]:
     width, height = rng.uniform(1.2, 2.2) * inst.scale, rng.uniform(0.8, 1.4) * inst.scale
-    _, X, out, width, height, z0 = sticking_out(ctx, rng, inst.area, width, height, reach=0.6, margin=1.05,
+    X, out, width, height, z0 = sticking_out(ctx, rng, inst.area, width, height, reach=0.6, margin=1.05,
                                                 max_grow=2.0)
     h = rng.uniform(4.0, 7.0)
     colours = [colour(rng, "paint") for _ in range(3)]

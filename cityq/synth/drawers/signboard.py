@@ -51,7 +51,7 @@ def _paint_board(ctx, rng, pixels, board, ink, frame, cells, along_p, aspect):
 def _blade(ctx, rng, inst, board, ink, frame) -> Step:
     """A vertical board perpendicular to the facade: it faces the camera, lettering top to bottom."""
     width, height = rng.uniform(0.7, 1.4) * inst.scale, rng.uniform(2.5, 6.0) * inst.scale
-    _, X, out, width, height, z0 = sticking_out(ctx, rng, inst.area, width, height, reach=0.3, margin=1.02,
+    X, out, width, height, z0 = sticking_out(ctx, rng, inst.area, width, height, reach=0.3, margin=1.02,
                                                 max_grow=3.0)
     h0 = rng.uniform(*UPPER_FLOORS)
     cells = max(2, int(round(height / width)))
