@@ -56,11 +56,22 @@ def run(quick: bool) -> list[dict]:
         diff = max(diff, float(np.abs(fast_masks.numpy() - theirs).max()))
         assert diff < 1e-4, f"{arch}: channels_last results differ by {diff}"
         t_ours = _best_seconds(lambda: gradcam_masks(fast, fast_layer, fast_inputs, targets), repeats)
-        note = f"channels_last; {size}px, batch {batch}, CPU threads {torch.get_num_threads()}, load {os.getloadavg()[0]:.1f}, max diff {diff:.1e}"
+        note = (f"channels_last; {size}px, batch {batch}, CPU threads {torch.get_num_threads()}, "
+                f"load {os.getloadavg()[0]:.1f}, max diff {diff:.1e}")
         results += [
-            {"name": f"gradcam {arch} cityq", "value": round(batch / t_ours, 1), "unit": "images/s",
-             "baseline": round(batch / t_theirs, 1), "note": note + "; baseline = grad-cam 1.5"},
-            {"name": f"gradcam {arch} speedup", "value": round(t_theirs / t_ours, 2), "unit": "x", "note": "goal >= 3x"},
+            {
+                "name": f"gradcam {arch} cityq",
+                "value": round(batch / t_ours, 1),
+                "unit": "images/s",
+                "baseline": round(batch / t_theirs, 1),
+                "note": note + "; baseline = grad-cam 1.5",
+            },
+            {
+                "name": f"gradcam {arch} speedup",
+                "value": round(t_theirs / t_ours, 2),
+                "unit": "x",
+                "note": "goal >= 3x",
+            },
         ]
     return results
 

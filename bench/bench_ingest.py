@@ -27,12 +27,12 @@ def _mask_bytes(store, model: str) -> tuple[float, int]:
 
 
 def run(quick: bool) -> list[dict]:
-    from cityq.datasets import add_dataset
     from cityq.models.checkpoint import save_checkpoint
     from cityq.models.registry import create_model
+    from cityq.pipeline.datasets import add_dataset
     from cityq.pipeline.ingest import IngestOptions, ingest_model
     from cityq.pipeline.segment import ensure_segmentation
-    from cityq.pipeline.train import import_model
+    from cityq.pipeline.train import ImportOptions, import_model
     from cityq.store import Store
     from cityq.synth.writer import generate_dataset
 
@@ -54,7 +54,7 @@ def run(quick: bool) -> list[dict]:
                 torch.manual_seed(0)
                 checkpoint = root / f"{arch}.pt"
                 save_checkpoint(checkpoint, create_model(arch, 2), arch, 2, {"img_size": size})
-                import_model(store, arch, checkpoint, arch, "synth", img_size=size, device="cpu")
+                import_model(store, ImportOptions(arch, checkpoint, arch, "synth", img_size=size, device="cpu"))
                 summary = ingest_model(store, arch, IngestOptions(device="cpu", progress=False))
                 per_mask, n = _mask_bytes(store, arch)
                 note = (f"{n} images at {size}px, batch 64, CPU threads {torch.get_num_threads()}, "

@@ -1,6 +1,6 @@
 """Named queries on a large synthetic store vs the same computations in pandas from Parquet.
 
-The store comes from `cityq.synthetic_counts` (no CNN): n images x 8 models (4 architectures x
+The store comes from `cityq.store.synthetic_counts` (no CNN): n images x 8 models (4 architectures x
 2 seeds) x 20 objects per image, the 19-threshold grid, every model pair's residuals. Full
 scale is the issue's 150k images (24M object_counts rows); quick is 5k.
 
@@ -40,23 +40,36 @@ def _export_parquet(store, folder: Path) -> None:
 
 
 def _pandas_rpc(folder: Path) -> pd.DataFrame:
-    ingests = pd.read_parquet(folder / "ingests.parquet", columns=["ingest_id", "model", "thresholds", "height", "width"])
+    ingests = pd.read_parquet(
+        folder / "ingests.parquet", columns=["ingest_id", "model", "thresholds", "height", "width"]
+    )
     k = int(np.flatnonzero(np.isclose(np.asarray(ingests.thresholds[0]), THRESHOLD))[0])
     hw = float(ingests.height[0] * ingests.width[0])
     city = pd.read_parquet(folder / "images.parquet", columns=["image_id", "city"])
-    counts = pq.read_table(folder / "object_counts.parquet", columns=["ingest_id", "image_id", "object_id", "n_pixels", "m_pixels"])
-    frame = pd.DataFrame({
-        "ingest_id": counts["ingest_id"].to_numpy(), "image_id": counts["image_id"].to_numpy(),
-        "object_id": counts["object_id"].to_numpy(), "n": counts["n_pixels"].to_numpy().astype(np.int64),
-        "m": pc.list_element(counts["m_pixels"], k).to_numpy().astype(np.int64),
-    }).merge(city, on="image_id")
+    counts = pq.read_table(
+        folder / "object_counts.parquet", columns=["ingest_id", "image_id", "object_id", "n_pixels", "m_pixels"]
+    )
+    frame = pd.DataFrame(
+        {
+            "ingest_id": counts["ingest_id"].to_numpy(),
+            "image_id": counts["image_id"].to_numpy(),
+            "object_id": counts["object_id"].to_numpy(),
+            "n": counts["n_pixels"].to_numpy().astype(np.int64),
+            "m": pc.list_element(counts["m_pixels"], k).to_numpy().astype(np.int64),
+        }
+    ).merge(city, on="image_id")
     sums = frame.groupby(["ingest_id", "city", "object_id"], as_index=False)[["n", "m"]].sum()
     masks = pq.read_table(folder / "mask_images.parquet", columns=["ingest_id", "image_id", "area_pixels"])
-    area = pd.DataFrame({
-        "ingest_id": masks["ingest_id"].to_numpy(), "image_id": masks["image_id"].to_numpy(),
-        "area": pc.list_element(masks["area_pixels"], k).to_numpy() / hw,
-    }).merge(city, on="image_id")
-    per_city = area.groupby(["ingest_id", "city"], as_index=False).agg(n_images=("area", "size"), mean_area=("area", "mean"))
+    area = pd.DataFrame(
+        {
+            "ingest_id": masks["ingest_id"].to_numpy(),
+            "image_id": masks["image_id"].to_numpy(),
+            "area": pc.list_element(masks["area_pixels"], k).to_numpy() / hw,
+        }
+    ).merge(city, on="image_id")
+    per_city = area.groupby(["ingest_id", "city"], as_index=False).agg(
+        n_images=("area", "size"), mean_area=("area", "mean")
+    )
     out = sums.merge(per_city, on=["ingest_id", "city"]).merge(ingests[["ingest_id", "model"]], on="ingest_id")
     out["mean_pixels"] = out.n / out.n_images
     out = out[out.mean_pixels > 100 * hw / 224**2]
@@ -67,11 +80,16 @@ def _pandas_rpc(folder: Path) -> pd.DataFrame:
 
 def _pandas_objects(folder: Path) -> pd.DataFrame:
     city = pd.read_parquet(folder / "images.parquet", columns=["image_id", "city"])
-    counts = pd.read_parquet(folder / "object_counts.parquet", columns=["ingest_id", "image_id", "object_id", "n_pixels"])
+    counts = pd.read_parquet(
+        folder / "object_counts.parquet", columns=["ingest_id", "image_id", "object_id", "n_pixels"]
+    )
     counts = counts.merge(city, on="image_id")
     sums = counts.groupby(["ingest_id", "city", "object_id"], as_index=False).agg(
-        n_sum=("n_pixels", "sum"), n_with=("n_pixels", "size"))
-    masks = pd.read_parquet(folder / "mask_images.parquet", columns=["ingest_id", "image_id"]).merge(city, on="image_id")
+        n_sum=("n_pixels", "sum"), n_with=("n_pixels", "size")
+    )
+    masks = pd.read_parquet(folder / "mask_images.parquet", columns=["ingest_id", "image_id"]).merge(
+        city, on="image_id"
+    )
     per_city = masks.groupby(["ingest_id", "city"], as_index=False).size().rename(columns={"size": "n_images"})
     out = sums.merge(per_city, on=["ingest_id", "city"])
     out["mean_pixels"] = out.n_sum / out.n_images
@@ -92,15 +110,22 @@ def _pandas_ar(folder: Path, n_boot: int = 400, boot_size: int = 1000) -> pd.Dat
         boots = (weights @ subset) / np.maximum(weights.sum(axis=1), 1)
         scale = np.sqrt(len(subset) / n)
         low, high = np.quantile(boots, [0.025, 0.975])
-        rows.append({"ingest_a": a, "ingest_b": b, "ar": ar.mean(), "n_images": n,
-                     "ci_low": ar.mean() + scale * (low - subset.mean()),
-                     "ci_high": ar.mean() + scale * (high - subset.mean())})
+        rows.append(
+            {
+                "ingest_a": a,
+                "ingest_b": b,
+                "ar": ar.mean(),
+                "n_images": n,
+                "ci_low": ar.mean() + scale * (low - subset.mean()),
+                "ci_high": ar.mean() + scale * (high - subset.mean()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def run(quick: bool) -> list[dict]:
     from cityq.store import Store
-    from cityq.synthetic_counts import SyntheticCountsConfig, write_synthetic_counts
+    from cityq.store.synthetic_counts import SyntheticCountsConfig, write_synthetic_counts
 
     n_images = 5_000 if quick else 150_000
     results: list[dict] = []
@@ -115,8 +140,14 @@ def run(quick: bool) -> list[dict]:
         rows = info["n_rows"]["object_counts"]
         scale = f"{n_images} images x 8 models x 20 objects ({rows / 1e6:.1f}M object_counts rows), 19 thresholds"
         results.append({"name": "synthetic counts store: build", "value": round(build, 1), "unit": "s", "note": scale})
-        results.append({"name": "synthetic counts store: size", "unit": "MB", "note": scale,
-                        "value": round(sum(f.stat().st_size for f in (folder / "store").rglob("*") if f.is_file()) / 1e6)})
+        results.append(
+            {
+                "name": "synthetic counts store: size",
+                "unit": "MB",
+                "note": scale,
+                "value": round(sum(f.stat().st_size for f in (folder / "store").rglob("*") if f.is_file()) / 1e6),
+            }
+        )
         _export_parquet(store, folder)
         cases = {
             "rpc by city": (lambda: store.query("rpc by city", threshold=THRESHOLD), lambda: _pandas_rpc(folder)),
@@ -126,9 +157,15 @@ def run(quick: bool) -> list[dict]:
         for name, (query, baseline) in cases.items():
             seconds = _median_seconds(query)
             base = _median_seconds(baseline)
-            results.append({"name": f"query '{name}'", "value": round(seconds, 3), "unit": "s",
-                            "baseline": round(base, 3),
-                            "note": f"{scale}; warm median of 3; baseline: pandas+pyarrow from Parquet, read included"})
+            results.append(
+                {
+                    "name": f"query '{name}'",
+                    "value": round(seconds, 3),
+                    "unit": "s",
+                    "baseline": round(base, 3),
+                    "note": f"{scale}; warm median of 3; baseline: pandas+pyarrow from Parquet, read included",
+                }
+            )
         # The numbers agree (the benchmark would be meaningless otherwise).
         got = store.query("rpc by city", threshold=THRESHOLD)
         expected = _pandas_rpc(folder)

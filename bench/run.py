@@ -66,11 +66,17 @@ def main(argv=None) -> int:
     for r in results:
         value = r["value"]
         shown = f"{value:.4g}" if isinstance(value, float) else str(value)
-        print(f"| {r['bench']} | {r['name']} | {shown} | {r.get('unit', '')} | {r.get('baseline', '')} | {r.get('note', '')} |")
+        print(
+            f"| {r['bench']} | {r['name']} | {shown} | {r.get('unit', '')} | {r.get('baseline', '')} "
+            f"| {r.get('note', '')} |"
+        )
     out = HERE / "out"
     out.mkdir(exist_ok=True)
     (out / f"results-{dt.datetime.now():%Y%m%d-%H%M%S}.json").write_text(
-        json.dumps({"date": stamp, "machine": machine(), "quick": args.quick, "results": results}, indent=1, default=str))
+        json.dumps(
+            {"date": stamp, "machine": machine(), "quick": args.quick, "results": results}, indent=1, default=str
+        )
+    )
     code = 1 if failed else 0
     if failed:
         print(f"\nfailed benchmarks: {', '.join(failed)}", file=sys.stderr)

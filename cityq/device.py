@@ -6,7 +6,6 @@ import torch
 
 from cityq.errors import CityqError
 
-
 PRECISIONS = ("auto", "fp32", "bf16")
 
 

@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+# Lint first: a style or import error fails fast, before minutes of tests.
+.venv/bin/ruff check .
 exec .venv/bin/python -m pytest -q "$@"

@@ -23,7 +23,7 @@ def memory_store():
 def counts_store():
     """An in-memory store of synthetic count rows (no CNN): 40 images, vgg11 and simple x 2 seeds."""
     from cityq.store import Store
-    from cityq.synthetic_counts import SyntheticCountsConfig, write_synthetic_counts
+    from cityq.store.synthetic_counts import SyntheticCountsConfig, write_synthetic_counts
 
     store = Store(":memory:")
     write_synthetic_counts(store, SyntheticCountsConfig(n_images=40, archs=("vgg11", "simple"), seeds=(0, 1), size=64))
@@ -77,9 +77,9 @@ def _random_checkpoint(folder, arch: str, seed: int):
 def tiny_ingested(tmp_path_factory, tiny_images):
     """A store with the tiny dataset, three imported random-init models, all ingested with
     small blocks. Read-only for tests: copy it (`copy_store`) before changing anything."""
-    from cityq.datasets import add_dataset
+    from cityq.pipeline.datasets import add_dataset
     from cityq.pipeline.ingest import IngestOptions, ingest_model
-    from cityq.pipeline.train import import_model
+    from cityq.pipeline.train import ImportOptions, import_model
     from cityq.store import Store
 
     base = tmp_path_factory.mktemp("tiny-store")
@@ -87,9 +87,11 @@ def tiny_ingested(tmp_path_factory, tiny_images):
     with Store(path) as store:
         add_dataset(store, tiny_images, "tiny", progress=False)
         for arch, seed in TINY_MODELS:
-            import_model(store, arch, _random_checkpoint(base, arch, seed), f"{arch}-s{seed}", "tiny",
-                         img_size=TINY_SIZE, device="cpu")
-            ingest_model(store, f"{arch}-s{seed}", IngestOptions(block_size=3, batch_size=4, device="cpu", progress=False))
+            import_model(store, ImportOptions(arch, _random_checkpoint(base, arch, seed), f"{arch}-s{seed}", "tiny",
+                                              img_size=TINY_SIZE, device="cpu"))
+            ingest_model(
+                store, f"{arch}-s{seed}", IngestOptions(block_size=3, batch_size=4, device="cpu", progress=False)
+            )
     return path
 
 

@@ -11,7 +11,7 @@ import pytest
 from cityq.charts import chart_names, render_chart, save_chart
 from cityq.errors import CityqError
 from cityq.store import Store
-from cityq.synthetic_counts import SyntheticCountsConfig, write_synthetic_counts
+from cityq.store.synthetic_counts import SyntheticCountsConfig, write_synthetic_counts
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from cityq.counting import count_block
 from cityq.errors import CityqError
-from cityq.pipeline.counting import count_block
-from cityq.pipeline.thresholds import parse_grid
+from cityq.thresholds import parse_grid
 
 
 def numpy_counts(masks, classes, grid):

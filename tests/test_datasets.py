@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cityq.datasets import add_dataset, list_datasets
 from cityq.errors import CityqError
+from cityq.pipeline.datasets import add_dataset
+from cityq.store.datasets import list_datasets
 from cityq.synth import generate_dataset
 from cityq.synth.writer import PLACE_PATTERN
 
@@ -29,7 +30,9 @@ def root(synth_root, tmp_path):
 
 
 def _images(store, name="d"):
-    return store.fetch_df("SELECT * EXCLUDE (image_id, added_at) FROM images WHERE dataset = $d ORDER BY path", {"d": name})
+    return store.fetch_df(
+        "SELECT * EXCLUDE (image_id, added_at) FROM images WHERE dataset = $d ORDER BY path", {"d": name}
+    )
 
 
 def test_every_image_gets_a_row_with_labels_and_an_exact_split(memory_store, root):

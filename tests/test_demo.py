@@ -32,7 +32,7 @@ def test_quick_demo_runs_every_stage(tmp_path, cli):
 def test_full_demo_reproduces_the_papers_findings(tmp_path):
     """VGG11 and ResNet18 put each city's planted objects on top by lift, and AR between
     architectures exceeds AR between seeds (docs/reproduction.md)."""
-    from cityq.demo import DemoConfig, run_demo
+    from cityq.pipeline.demo import DemoConfig, run_demo
 
     result = run_demo(DemoConfig(out=tmp_path / "demo"), progress=False)
     planted = {"tokyo": {"signboard", "fence"}, "pittsburgh": {"skyscraper", "earth"}}

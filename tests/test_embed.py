@@ -14,7 +14,8 @@ from PIL import Image
 
 from cityq.errors import CityqError
 from cityq.pipeline import embed as embed_module
-from cityq.pipeline.embed import embed_arrays, embed_model, write_embedding
+from cityq.pipeline.embed import EmbedOptions, embed_arrays, embed_model
+from cityq.store.embeddings import write_embedding
 
 CITIES = ("oslo", "tokyo", "zurich")
 CAM_HW = (4, 4)
@@ -38,8 +39,8 @@ def clustered_cams(n: int, seed: int = 0, noise: float = 0.08) -> tuple[np.ndarr
 def build_ingested_store(root: Path, models=("m-a", "m-b"), n_images: int = 36, size: int = 32):
     """A real store on disk with images, models and finished ingests whose native CAMs sit in
     Zarr exactly where `cityq ingest` puts them (mask_store.create_array); no CNN is run."""
-    from cityq.pipeline.mask_store import create_array
     from cityq.store import Store
+    from cityq.store.mask_arrays import create_array
 
     store = Store(root / "store")
     data = root / "images"
@@ -72,15 +73,35 @@ def build_ingested_store(root: Path, models=("m-a", "m-b"), n_images: int = 36, 
         store.con.execute(
             "INSERT INTO ingests (ingest_id, model, split, target, segmentation_id, thresholds, height, width, "
             "cam_height, cam_width, block_size, n_images, zarr_path, status, config, created_at) VALUES "
-            "($id, $m, 'test', 'true', 1, [0.25, 0.5, 0.75], $s, $s, $h, $w, $n, $n, $z, 'done', $c, current_timestamp)",
-            {"id": ingest_id, "m": model, "s": size, "h": CAM_HW[0], "w": CAM_HW[1], "n": n_images,
-             "z": zarr_path, "c": json.dumps({"max_image_id": n_images})})
+            "($id, $m, 'test', 'true', 1, [0.25, 0.5, 0.75], $s, $s, $h, $w, $n, $n, $z, 'done', $c, "
+            "current_timestamp)",
+            {
+                "id": ingest_id,
+                "m": model,
+                "s": size,
+                "h": CAM_HW[0],
+                "w": CAM_HW[1],
+                "n": n_images,
+                "z": zarr_path,
+                "c": json.dumps({"max_image_id": n_images}),
+            },
+        )
         model_cams = cams if k == 0 else cams[:, ::-1, :].copy()  # another model looks elsewhere
         create_array(store, zarr_path, n_images, CAM_HW, n_images)[:] = model_cams
-        store.insert_df("mask_images", pd.DataFrame({
-            "ingest_id": ingest_id, "image_id": np.arange(1, n_images + 1), "zarr_index": np.arange(n_images),
-            "target_index": labels, "pred_index": labels, "area_pixels": [[1, 1, 1]] * n_images,
-            "mask_sum": 1.0}))
+        store.insert_df(
+            "mask_images",
+            pd.DataFrame(
+                {
+                    "ingest_id": ingest_id,
+                    "image_id": np.arange(1, n_images + 1),
+                    "zarr_index": np.arange(n_images),
+                    "target_index": labels,
+                    "pred_index": labels,
+                    "area_pixels": [[1, 1, 1]] * n_images,
+                    "mask_sum": 1.0,
+                }
+            ),
+        )
     return store, labels
 
 
@@ -100,6 +121,7 @@ def ingested(tmp_path_factory):
 
 
 # -- the numeric core ----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("method", ["sklearn", "opentsne"])
 def test_embed_arrays_separates_clusters_and_is_deterministic(method):
@@ -149,15 +171,16 @@ def test_opentsne_missing_names_the_pip_command(monkeypatch):
 
 # -- the store -----------------------------------------------------------------------------
 
+
 def test_embed_model_writes_rows_and_replaces_them(ingested):
     store, labels = ingested
-    summary = embed_model(store, "m-a", perplexity=5, seed=0, progress=False, n_jobs=1)
+    summary = embed_model(store, EmbedOptions("m-a", perplexity=5, seed=0, progress=False, n_jobs=1))
     assert (summary.n_images, summary.cam_shape, summary.pca_components) == (36, CAM_HW, 16)
     assert 0.99 <= summary.explained_variance <= 1.0 + 1e-6
     frame = store.query("embedding", model="m-a")
     assert len(frame) == 36 and set(frame["method"]) == {"sklearn"}
     assert sorted(frame.columns[:6]) == sorted(["model", "city", "image_id", "x", "y", "method"])
-    embed_model(store, "m-a", perplexity=6, seed=1, progress=False, n_jobs=1)  # replaces, not appends
+    embed_model(store, EmbedOptions("m-a", perplexity=6, seed=1, progress=False, n_jobs=1))  # replaces
     counts = store.sql("SELECT (SELECT count(*) FROM embeddings) AS e, (SELECT count(*) FROM embedding_runs) AS r")
     assert (counts["e"][0], counts["r"][0]) == (36, 1)
     config = json.loads(store.sql("SELECT config FROM embedding_runs")["config"][0])
@@ -169,9 +192,9 @@ def test_embed_model_writes_rows_and_replaces_them(ingested):
 def test_embed_model_bad_input(ingested):
     store, _ = ingested
     with pytest.raises(CityqError, match="run `cityq ingest --model nope` first"):
-        embed_model(store, "nope", progress=False)
+        embed_model(store, EmbedOptions("nope", progress=False))
     with pytest.raises(CityqError, match="36 images; t-SNE with perplexity 30 needs more than 90"):
-        embed_model(store, "m-b", perplexity=30, progress=False)
+        embed_model(store, EmbedOptions("m-b", perplexity=30, progress=False))
     failed = store.sql("SELECT status FROM runs WHERE stage = 'embed' AND subject = 'm-b'")
     assert failed["status"].tolist() == ["failed"]
 
@@ -180,14 +203,36 @@ def test_separation_query_matches_sklearn_knn(memory_store):
     rng = np.random.default_rng(1)
     n = 90
     cities = np.array(CITIES)[rng.integers(0, 3, n)]
-    memory_store.insert_df("images", pd.DataFrame({
-        "image_id": np.arange(1, n + 1), "dataset": "d", "city": cities, "path": [f"{i}.png" for i in range(n)],
-        "width": 8, "height": 8, "sha256": "s", "place_id": [str(i) for i in range(n)], "split": "test",
-        "added_at": datetime.now()}))
+    memory_store.insert_df(
+        "images",
+        pd.DataFrame(
+            {
+                "image_id": np.arange(1, n + 1),
+                "dataset": "d",
+                "city": cities,
+                "path": [f"{i}.png" for i in range(n)],
+                "width": 8,
+                "height": 8,
+                "sha256": "s",
+                "place_id": [str(i) for i in range(n)],
+                "split": "test",
+                "added_at": datetime.now(),
+            }
+        ),
+    )
     memory_store.con.execute(
         "INSERT INTO ingests (ingest_id, model, split, target, segmentation_id, thresholds, height, width, "
         "cam_height, cam_width, block_size, n_images, zarr_path, status, created_at) VALUES "
-        "(4, 'm', 'test', 'true', 1, [0.5], 8, 8, 4, 4, 90, 90, 'z', 'done', current_timestamp)")
+        "(4, 'm', 'test', 'true', 1, [0.5], 8, 8, 4, 4, 90, 90, 'z', 'done', current_timestamp)"
+    )
+    # An ingest belongs to a model and a segmentation (what `finished_ingests` joins).
+    memory_store.con.execute(
+        "INSERT INTO models (model, arch, dataset, cities, img_size, source, checkpoint, created_at) VALUES "
+        "('m', 'simple', 'd', ['oslo', 'tokyo', 'zurich'], 8, 'imported', 'm.pt', current_timestamp)"
+    )
+    memory_store.con.execute(
+        "INSERT INTO segmentations VALUES (1, 'labels', 'd', 8, 8, 'segmentations/1', current_timestamp)"
+    )
     xy = rng.normal(size=(n, 2)) + (cities == "tokyo")[:, None] * 1.2
     pca = (rng.normal(size=(n, 12)) + (cities == "oslo")[:, None] * 0.8).astype(np.float32)
     write_embedding(memory_store, 4, "sklearn", np.arange(1, n + 1), xy, pca, {}, 0.0)

@@ -67,8 +67,8 @@ def test_a_waiting_cityq_gets_the_store_when_the_writer_finishes(cli, writer, mo
 
 
 def test_a_writer_killed_mid_transaction_leaves_the_last_committed_state(cli, writer):
-    from cityq.check import check_store
     from cityq.store import Store
+    from cityq.store.check import check_store
 
     store, process = writer
     process.send_signal(signal.SIGKILL)

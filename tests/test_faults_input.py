@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from contracts import one_line_error
+from PIL import Image
 
 MODEL = "resnet18-s0"  # one of tiny_ingested's models
 
@@ -80,10 +80,10 @@ def test_broken_image_files_are_skipped_with_a_reason_and_the_rest_is_added(cli,
 def test_greyscale_rgba_and_16_bit_images_are_converted_to_rgb(tmp_path, tiny_images):
     """Decision: every mode PIL reads is used, as 8-bit RGB; 16-bit greyscale is scaled (not
     clipped to white), alpha is dropped, palettes are expanded."""
-    from cityq.datasets import add_dataset
-    from cityq.pipeline.images import load_image_tensor
-    from cityq.pipeline.segment import decode_rgb
+    from cityq.imaging import decode_rgb
+    from cityq.pipeline.datasets import add_dataset
     from cityq.store import Store
+    from cityq.store.image_cache import load_image_tensor
 
     root = _two_cities(tmp_path, tiny_images, per_city=5)
     city = sorted(root.iterdir())[0]
@@ -217,8 +217,8 @@ def _full_after(calls: int):
 def test_a_full_disk_stops_with_one_line_and_keeps_no_half_block(cli, tiny_ingested, copy_store, monkeypatch, where):
     import zarr
 
-    from cityq.check import check_store
     from cityq.store import Store
+    from cityq.store.check import check_store
 
     store = copy_store(tiny_ingested)
     # zarr: call 1 writes the val segmentation, 2 the first mask block, 3 the second;
@@ -247,7 +247,8 @@ def test_a_full_disk_stops_with_one_line_and_keeps_no_half_block(cli, tiny_inges
         ingest_id = int(kept["ingest_id"][0])
         blocks = opened.sql(f"SELECT block FROM mask_blocks WHERE ingest_id = {ingest_id}")["block"].tolist()
         assert blocks == [0]  # the first block went in whole; the failed one left no row
-        rows = opened.sql(f"SELECT max(zarr_index) AS top, count(*) AS n FROM mask_images WHERE ingest_id = {ingest_id}")
+        rows = opened.sql("SELECT max(zarr_index) AS top, count(*) AS n FROM mask_images WHERE ingest_id = $id",
+                          id=ingest_id)
         assert int(rows["top"][0]) < 2 and int(rows["n"][0]) == 2
         findings = check_store(opened)
     assert not [f for f in findings if f.severity == "error"], [f.line() for f in findings]
@@ -260,10 +261,11 @@ def test_a_full_disk_stops_with_one_line_and_keeps_no_half_block(cli, tiny_inges
 
 # -- data deleted behind cityq's back ------------------------------------------------------
 
+
 def test_a_deleted_mask_chunk_is_reported_by_check_and_by_store_masks(cli, tiny_ingested, copy_store):
-    from cityq.check import check_store
     from cityq.errors import CityqError
     from cityq.store import Store
+    from cityq.store.check import check_store
 
     store = copy_store(tiny_ingested)
     with Store(store, read_only=True) as opened:
@@ -280,17 +282,31 @@ def test_a_deleted_mask_chunk_is_reported_by_check_and_by_store_masks(cli, tiny_
     result = cli(["check", "--store", store])
     assert result.exit_code == 1 and "blocks [1]" in result.stdout
     one_line_error(result, "1 problem(s)")
-    result = cli(["ingest", "--model", MODEL, "--block-size", "3", "--batch-size", "4", "--device", "cpu",
-                  "--force", "--store", store])
+    result = cli(
+        [
+            "ingest",
+            "--model",
+            MODEL,
+            "--block-size",
+            "3",
+            "--batch-size",
+            "4",
+            "--device",
+            "cpu",
+            "--force",
+            "--store",
+            store,
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert cli(["check", "--store", store]).exit_code == 0
 
 
 def test_a_deleted_segmentation_chunk_is_reported(tiny_ingested, copy_store):
-    from cityq.check import check_store
     from cityq.errors import CityqError
-    from cityq.pipeline.segment import load_segmentation
     from cityq.store import Store
+    from cityq.store.check import check_store
+    from cityq.store.segmentations import load_segmentation
 
     store = copy_store(tiny_ingested)
     chunks = sorted((store / "arrays.zarr" / "segmentations").rglob("c/*/0/0"))
@@ -305,17 +321,21 @@ def test_a_deleted_segmentation_chunk_is_reported(tiny_ingested, copy_store):
 
 def test_check_finds_duplicates_orphans_and_killed_runs(cli, tiny_ingested, copy_store):
     """The checks themselves can fail: plant each fault and see it named."""
-    from cityq.check import check_store, failed
     from cityq.store import Store
+    from cityq.store.check import check_store, failed
 
     store = copy_store(tiny_ingested)
     (store / "checkpoints" / "orphan.run99.pt").write_bytes(b"x")
     with Store(store) as opened:
         opened.con.execute("INSERT INTO object_counts SELECT * FROM object_counts LIMIT 1")
-        opened.con.execute("UPDATE object_counts SET n_pixels = n_pixels + 1 WHERE image_id = "
-                           "(SELECT min(image_id) FROM mask_images) AND object_id = (SELECT min(object_id) "
-                           "FROM object_counts WHERE image_id = (SELECT min(image_id) FROM mask_images))")
-        opened.con.execute("INSERT INTO runs (stage, subject, started_at, status) VALUES ('ingest', 'x', now(), 'running')")
+        opened.con.execute(
+            "UPDATE object_counts SET n_pixels = n_pixels + 1 WHERE image_id = "
+            "(SELECT min(image_id) FROM mask_images) AND object_id = (SELECT min(object_id) "
+            "FROM object_counts WHERE image_id = (SELECT min(image_id) FROM mask_images))"
+        )
+        opened.con.execute(
+            "INSERT INTO runs (stage, subject, started_at, status) VALUES ('ingest', 'x', now(), 'running')"
+        )
         opened.zarr_root().create_array("masks/ghost/test-true-seg1", shape=(2, 2), dtype="float32")
         text = "\n".join(f.line() for f in check_store(opened, sample=1000))
     assert "object_counts has 1 duplicated" in text

@@ -147,8 +147,8 @@ def _plain(value):
 
 def assert_store_clean(store_path: Path) -> None:
     """`cityq check` passes (killed runs that were redone are notes) and finds no leftovers."""
-    from cityq.check import check_store, failed
     from cityq.store import Store
+    from cityq.store.check import check_store, failed
 
     with Store(store_path, read_only=True) as store:
         findings = check_store(store, sample=50)
@@ -168,10 +168,10 @@ def bases(tmp_path_factory, tiny_images):
     """Stores at the start of each stage: empty, with the dataset, with the dataset and a model."""
     import torch
 
-    from cityq.datasets import add_dataset
     from cityq.models.checkpoint import save_checkpoint
     from cityq.models.registry import create_model
-    from cityq.pipeline.train import import_model
+    from cityq.pipeline.datasets import add_dataset
+    from cityq.pipeline.train import ImportOptions, import_model
     from cityq.store import Store
 
     root = tmp_path_factory.mktemp("kill-bases")
@@ -182,7 +182,7 @@ def bases(tmp_path_factory, tiny_images):
     checkpoint = root / "simple.pt"
     save_checkpoint(checkpoint, create_model("simple", 2), "simple", 2, {"img_size": SIZE})
     with Store(root / "model") as store:
-        import_model(store, "simple", checkpoint, MODEL, "tiny", img_size=SIZE, device="cpu")
+        import_model(store, ImportOptions("simple", checkpoint, MODEL, "tiny", img_size=SIZE, device="cpu"))
     return {"images": tiny_images, "empty": None, "dataset": root / "dataset", "model": root / "model"}
 
 

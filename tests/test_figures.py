@@ -31,10 +31,10 @@ def _embed_helpers():
 
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory):
-    from cityq.pipeline.embed import embed_model
+    from cityq.pipeline.embed import EmbedOptions, embed_model
 
     store, _ = _embed_helpers().build_ingested_store(tmp_path_factory.mktemp("figures"))
-    embed_model(store, "m-a", perplexity=5, progress=False, n_jobs=1)
+    embed_model(store, EmbedOptions("m-a", perplexity=5, progress=False, n_jobs=1))
     yield store
     store.close()
 
@@ -111,7 +111,9 @@ def test_cli_figures(embedded, cli, tmp_path):
     result = cli(["figure", "tsne-thumbs", "--model", "m-a", "-o", tmp_path / "fig4.png", "--n", "20", "--store", path])
     assert result.exit_code == 0, result.output
     assert_real_figure(Image.open(tmp_path / "fig4.png"))
-    result = cli(["figure", "masks", "--models", "m-a,m-b", "--images", "3", "-o", tmp_path / "fig6.png", "--store", path])
+    result = cli(
+        ["figure", "masks", "--models", "m-a,m-b", "--images", "3", "-o", tmp_path / "fig6.png", "--store", path]
+    )
     assert result.exit_code == 0, result.output
     assert_real_figure(Image.open(tmp_path / "fig6.png"))
     result = cli(["figure", "masks", "-o", tmp_path / "fig6.jpg", "--store", path])

@@ -37,9 +37,14 @@ def test_masks_are_the_models_gradcam_and_recoverable(tiny_ingested):
         assert masks.dtype == np.float32 and masks.min() >= 0 and masks.max() <= 1
         assert np.abs(masks - expected.numpy()).max() <= 1e-4
         # Compact: the stored record is the native CAM, a few hundred bytes per image.
-        array = store.zarr_root()[store.fetch_df("SELECT zarr_path FROM ingests WHERE model = 'resnet18-s0'")["zarr_path"][0]]
-        stored = sum(f.stat().st_size for f in (tiny_ingested / "arrays.zarr").rglob("*")
-                     if f.is_file() and array.path in str(f) and "zarr.json" not in f.name)
+        array = store.zarr_root()[
+            store.fetch_df("SELECT zarr_path FROM ingests WHERE model = 'resnet18-s0'")["zarr_path"][0]
+        ]
+        stored = sum(
+            f.stat().st_size
+            for f in (tiny_ingested / "arrays.zarr").rglob("*")
+            if f.is_file() and array.path in str(f) and "zarr.json" not in f.name
+        )
         assert stored / len(ids) <= 2048
 
 
@@ -70,8 +75,13 @@ def test_ar_equals_numpy(tiny_ingested):
         assert (ids_a == ids_b).all()
         expected = np.abs(a.astype(np.float64) - b).mean(axis=(1, 2))
         pairs = store.query("ar by model pair")
-        row = pairs[{*pairs["model_a"], *pairs["model_b"]} and
-                    (pairs["model_a"].isin(["resnet18-s0", "simple-s0"]) & pairs["model_b"].isin(["resnet18-s0", "simple-s0"]))]
+        row = pairs[
+            {*pairs["model_a"], *pairs["model_b"]}
+            and (
+                pairs["model_a"].isin(["resnet18-s0", "simple-s0"])
+                & pairs["model_b"].isin(["resnet18-s0", "simple-s0"])
+            )
+        ]
         assert len(row) == 1
         assert row["ar"].iloc[0] == pytest.approx(expected.mean(), abs=1e-6)
         assert row["n_images"].iloc[0] == len(ids_a)
@@ -90,13 +100,19 @@ def test_second_ingest_does_nothing(tiny_ingested, copy_store):
 
 def _table_snapshot(store):
     return {
-        "counts": store.fetch_df("SELECT i.model, c.image_id, c.object_id, c.n_pixels, round(c.soft_sum, 6) AS s, "
-                                 "c.m_pixels FROM object_counts c JOIN ingests i USING (ingest_id) ORDER BY ALL"),
-        "images": store.fetch_df("SELECT i.model, m.image_id, m.zarr_index, m.area_pixels FROM mask_images m "
-                                 "JOIN ingests i USING (ingest_id) ORDER BY ALL"),
+        "counts": store.fetch_df(
+            "SELECT i.model, c.image_id, c.object_id, c.n_pixels, round(c.soft_sum, 6) AS s, "
+            "c.m_pixels FROM object_counts c JOIN ingests i USING (ingest_id) ORDER BY ALL"
+        ),
+        "images": store.fetch_df(
+            "SELECT i.model, m.image_id, m.zarr_index, m.area_pixels FROM mask_images m "
+            "JOIN ingests i USING (ingest_id) ORDER BY ALL"
+        ),
         # ingest ids change when an ingest is redone; everything else must not.
-        "rpc": store.query("rpc by city", threshold=0.5).drop(columns=["ingest_id"], errors="ignore")
-        .sort_values(["model", "city", "object"]).reset_index(drop=True),
+        "rpc": store.query("rpc by city", threshold=0.5)
+        .drop(columns=["ingest_id"], errors="ignore")
+        .sort_values(["model", "city", "object"])
+        .reset_index(drop=True),
     }
 
 
@@ -128,20 +144,24 @@ def test_failed_block_leaves_no_rows_and_resume_completes(tiny_ingested, copy_st
         original = ingest_module._write_block
         calls = {"n": 0}
 
-        def failing(store_, ingest, array, block, *args):
+        def failing(run, array, block, *args):
             calls["n"] += 1
             if calls["n"] == 2:
-                with store_.transaction():  # fail in the middle of the block's transaction
-                    store_.con.execute("INSERT INTO mask_blocks VALUES ($i, $b, 0, current_timestamp)",
-                                       {"i": ingest.ingest_id, "b": block})
+                with run.store.transaction():  # fail in the middle of the block's transaction
+                    run.store.con.execute(
+                        "INSERT INTO mask_blocks VALUES ($i, $b, 0, current_timestamp)",
+                        {"i": run.ingest.ingest_id, "b": block},
+                    )
                     raise OSError("disk full (simulated)")
-            return original(store_, ingest, array, block, *args)
+            return original(run, array, block, *args)
 
         monkeypatch.setattr(ingest_module, "_write_block", failing)
         options = IngestOptions(force=True, block_size=3, batch_size=4, **QUIET)
         with pytest.raises(OSError):
             ingest_model(store, "simple-s0", options)
-        blocks = store.fetch_df("SELECT block FROM mask_blocks b JOIN ingests i USING (ingest_id) WHERE model = 'simple-s0'")
+        blocks = store.fetch_df(
+            "SELECT block FROM mask_blocks b JOIN ingests i USING (ingest_id) WHERE model = 'simple-s0'"
+        )
         assert blocks["block"].tolist() == [0]  # the failed block left nothing
         monkeypatch.setattr(ingest_module, "_write_block", original)
         ingest_model(store, "simple-s0", IngestOptions(block_size=3, batch_size=4, **QUIET))
@@ -178,7 +198,8 @@ def test_unreadable_image_is_skipped_and_listed(tiny_ingested, copy_store):
     with Store(path) as store:
         victim = store.fetch_df(
             "SELECT i.image_id, d.root || '/' || i.path AS file FROM images i JOIN datasets d USING (dataset) "
-            "WHERE split = 'test' ORDER BY image_id LIMIT 1")
+            "WHERE split = 'test' ORDER BY image_id LIMIT 1"
+        )
         import shutil
 
         # Point the dataset at a private copy of the images, then damage one file.
@@ -187,12 +208,41 @@ def test_unreadable_image_is_skipped_and_listed(tiny_ingested, copy_store):
         shutil.copytree(root, private)
         store.con.execute("UPDATE datasets SET root = $r", {"r": str(private)})
         shutil.rmtree(path / "cache", ignore_errors=True)
-        damaged = private / victim["file"][0][len(root) + 1:]
+        damaged = private / victim["file"][0][len(root) + 1 :]
         damaged.write_bytes(b"not a png")
         summary = ingest_model(store, "resnet18-s0", IngestOptions(force=True, block_size=3, batch_size=4, **QUIET))
         assert [image_id for image_id, _ in summary.failures] == [int(victim["image_id"][0])]
         n_test = store.fetch_df("SELECT count(*) AS n FROM images WHERE split = 'test'")["n"][0]
         assert summary.images == n_test - 1
-        recorded = store.fetch_df("SELECT count(*) AS n FROM mask_images m JOIN ingests i USING (ingest_id) "
-                                  "WHERE i.model = 'resnet18-s0'")["n"][0]
+        recorded = store.fetch_df(
+            "SELECT count(*) AS n FROM mask_images m JOIN ingests i USING (ingest_id) WHERE i.model = 'resnet18-s0'"
+        )["n"][0]
         assert recorded == n_test - 1
+
+
+def test_replacing_a_model_removes_the_ingests_of_its_old_weights(tiny_ingested, copy_store, tmp_path):
+    from cityq.models.checkpoint import save_checkpoint
+    from cityq.models.registry import create_model
+    from cityq.pipeline.train import ImportOptions, import_model
+    from cityq.store.check import check_store, failed
+
+    path = copy_store(tiny_ingested)
+    torch.manual_seed(123)
+    checkpoint = tmp_path / "other.pt"
+    save_checkpoint(checkpoint, create_model("simple", 2), "simple", 2, {"img_size": 64})
+    with Store(path) as store:
+        old = store.query("finished ingests", model="simple-s0")["ingest_id"].tolist()
+        assert old
+        import_model(
+            store, ImportOptions("simple", checkpoint, "simple-s0", "tiny", img_size=64, device="cpu", force=True)
+        )
+        # The new weights have no masks yet: the old ones must not pass for theirs.
+        assert store.query("finished ingests", model="simple-s0").empty
+        left = store.sql(
+            "SELECT count(*) AS n FROM residuals WHERE list_contains($ids, ingest_a) OR list_contains($ids, ingest_b)",
+            ids=old,
+        )["n"][0]
+        assert left == 0
+        summary = ingest_model(store, "simple-s0", IngestOptions(block_size=3, batch_size=4, **QUIET))
+        assert not summary.already_done and summary.images > 0
+        assert not failed(check_store(store))

@@ -23,7 +23,9 @@ def test_unknown_arch_lists_known_ones():
 
 
 # The target is the last conv's rectified output: its stride and channel count per arch.
-@pytest.mark.parametrize("arch,channels,stride", [("vgg11", 512, 16), ("resnet18", 512, 32), ("simple", 128, 8), ("simpler", 96, 4)])
+@pytest.mark.parametrize(
+    "arch,channels,stride", [("vgg11", 512, 16), ("resnet18", 512, 32), ("simple", 128, 8), ("simpler", 96, 4)]
+)
 def test_target_layer_output_and_logits(arch, channels, stride):
     model = create_model(arch, 3).eval()
     seen = {}
@@ -76,7 +78,11 @@ def test_plain_state_dict_and_dataparallel_prefix(tmp_path):
 
 def test_mismatched_checkpoint_names_missing_and_unexpected_keys(tmp_path):
     torch.save(create_model("simple", 2).state_dict(), tmp_path / "s.pth")
-    with pytest.raises(CityqError, match=r"missing keys .*features\.0\.weight.*unexpected keys .*features\.3\.weight|missing keys.*unexpected keys"):
+    with pytest.raises(
+        CityqError,
+        match=r"missing keys .*features\.0\.weight.*unexpected keys .*features\.3\.weight"
+        r"|missing keys.*unexpected keys",
+    ):
         load_model(tmp_path / "s.pth", "resnet18", 2)
     with pytest.raises(CityqError, match="shape mismatches.*classifier.5.weight"):
         load_model(tmp_path / "s.pth", "simple", 3)

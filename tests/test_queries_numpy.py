@@ -10,7 +10,7 @@ import pytest
 
 from cityq.errors import CityqError
 from cityq.store import Store
-from cityq.synthetic_counts import SyntheticCountsConfig, write_synthetic_counts
+from cityq.store.synthetic_counts import SyntheticCountsConfig, write_synthetic_counts
 
 SIZE = 112  # not 224, so the default object filter must scale: 100 * 112^2 / 224^2 = 25
 

@@ -42,8 +42,9 @@ def test_report_holds_summary_charts_tables_and_provenance(page):
 
 
 def test_report_embeds_figures_from_the_figures_module(store, tmp_path, monkeypatch):
-    import cityq.figures
     from PIL import Image
+
+    import cityq.figures
 
     buffer = io.BytesIO()
     Image.new("RGB", (4, 4), "red").save(buffer, format="PNG")
@@ -82,8 +83,8 @@ def test_report_renders_in_headless_chromium(page, tmp_path):
     shot = tmp_path / "report.png"
     result = _chromium([f"--screenshot={shot}", "--window-size=1280,2600", url], tmp_path / "profile-shot")
     assert result.returncode == 0 and shot.exists(), result.stderr[-2000:]
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(int)
     for colour in ((76, 120, 168), (245, 133, 24)):  # the first two city colours: bars were drawn

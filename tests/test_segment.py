@@ -9,9 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
+from cityq.counting import count_pixels
 from cityq.errors import CityqError
-from cityq.pipeline.segment import count_pixels, ensure_segmentation, load_segmentation
+from cityq.pipeline.segment import ensure_segmentation
 from cityq.store import Store
+from cityq.store.segmentations import load_segmentation
 
 
 def _write_dataset(store: Store, root: Path, n: int = 7, size=(40, 48), name: str = "tiny") -> list[int]:

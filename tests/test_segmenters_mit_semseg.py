@@ -41,8 +41,12 @@ def build_reference(arch: str, num_class: int = 150):
     encoder_name, decoder_name = arch.split("-")
     torch.manual_seed(0)
     orig = mit_resnet.resnet50(pretrained=False)
-    encoder = mit_models.ResnetDilated(orig, dilate_scale=8) if encoder_name.endswith("dilated") else mit_models.Resnet(orig)
-    decoder = mit_models.ModelBuilder.build_decoder(arch=decoder_name, fc_dim=2048, num_class=num_class, use_softmax=True)
+    encoder = (
+        mit_models.ResnetDilated(orig, dilate_scale=8) if encoder_name.endswith("dilated") else mit_models.Resnet(orig)
+    )
+    decoder = mit_models.ModelBuilder.build_decoder(
+        arch=decoder_name, fc_dim=2048, num_class=num_class, use_softmax=True
+    )
     gen = torch.Generator().manual_seed(1)
     _randomise_batchnorm(encoder, gen)
     _randomise_batchnorm(decoder, gen)
@@ -156,8 +160,8 @@ def test_cli_add_and_segment_agree_with_mit_semseg(tmp_path):
     from typer.testing import CliRunner
 
     from cityq.cli import app
-    from cityq.pipeline.segment import load_segmentation
     from cityq.store import Store
+    from cityq.store.segmentations import load_segmentation
 
     arch = "resnet50dilated-ppm_deepsup"
     module, encoder, decoder = build_reference(arch)
@@ -166,15 +170,24 @@ def test_cli_add_and_segment_agree_with_mit_semseg(tmp_path):
     (root / "a").mkdir(parents=True)
     images = _images(n=2, h=64, w=64)
     with Store(store_dir) as store:
-        store.con.execute("INSERT INTO datasets VALUES ('d', $root, ['a'], 0, NULL, NULL, current_timestamp)", {"root": str(root)})
+        store.con.execute(
+            "INSERT INTO datasets VALUES ('d', $root, ['a'], 0, NULL, NULL, current_timestamp)", {"root": str(root)}
+        )
         for i, im in enumerate(images):
             Image.fromarray(im).save(root / "a" / f"{i}.png")
-            store.con.execute("INSERT INTO images (dataset, city, path, width, height, sha256, place_id, split, added_at) "
-                              "VALUES ('d', 'a', ?, 64, 64, 'h', ?, 'test', current_timestamp)", [f"a/{i}.png", str(i)])
+            store.con.execute(
+                "INSERT INTO images (dataset, city, path, width, height, sha256, place_id, split, added_at) "
+                "VALUES ('d', 'a', ?, 64, 64, 'h', ?, 'test', current_timestamp)",
+                [f"a/{i}.png", str(i)],
+            )
     runner = CliRunner()
-    out = runner.invoke(app, ["segmenter", "add", "r50", "--kind", "mit-semseg", "--path", str(folder), "--store", str(store_dir)])
+    out = runner.invoke(
+        app, ["segmenter", "add", "r50", "--kind", "mit-semseg", "--path", str(folder), "--store", str(store_dir)]
+    )
     assert out.exit_code == 0, out.output
-    out = runner.invoke(app, ["segment", "--dataset", "d", "--segmenter", "r50", "--size", "64", "--store", str(store_dir)])
+    out = runner.invoke(
+        app, ["segment", "--dataset", "d", "--segmenter", "r50", "--size", "64", "--store", str(store_dir)]
+    )
     assert out.exit_code == 0, out.output
     with Store(store_dir) as store:
         seg_id = int(store.fetch_df("SELECT segmentation_id FROM segmentations WHERE segmenter = 'r50'").iloc[0, 0])
@@ -186,6 +199,8 @@ def test_cli_add_and_segment_agree_with_mit_semseg(tmp_path):
     assert agreement >= 0.95
 
     (folder / "decoder_epoch_20.pth").unlink()
-    out = runner.invoke(app, ["segmenter", "add", "r50b", "--kind", "mit-semseg", "--path", str(folder), "--store", str(store_dir)])
+    out = runner.invoke(
+        app, ["segmenter", "add", "r50b", "--kind", "mit-semseg", "--path", str(folder), "--store", str(store_dir)]
+    )
     assert out.exit_code != 0
     assert "no decoder_epoch_20.pth" in out.output and len(out.output.strip().splitlines()) == 1, out.output

@@ -17,6 +17,8 @@ def store():
 def test_rpc_segmenter_sensitivity(store):
     con = store.con
     con.execute("INSERT INTO datasets VALUES ('d', '/x', ['a','b'], 0, NULL, NULL, current_timestamp)")
+    con.execute("INSERT INTO models (model, arch, dataset, cities, img_size, source, checkpoint, created_at) "
+                "VALUES ('m', 'simple', 'd', ['a', 'b'], 10, 'imported', 'm.pt', current_timestamp)")
     for image_id, city in [(1, "a"), (2, "a"), (3, "b")]:
         con.execute("INSERT INTO images VALUES (?, 'd', ?, ?, 10, 10, 'h', ?, 'test', NULL, current_timestamp)",
                     [image_id, city, f"{city}/{image_id}.png", str(image_id)])
@@ -26,10 +28,18 @@ def test_rpc_segmenter_sensitivity(store):
         con.execute("INSERT INTO ingests VALUES (?, 'm', 'test', 'true', ?, [0.25, 0.5], 10, 10, 5, 5, 8, 3, "
                     "'masks/x', 'done', NULL, current_timestamp, current_timestamp)", [seg_id, seg_id])
         for image_id in (1, 2, 3):
-            con.execute("INSERT INTO mask_images VALUES (?, ?, ?, 0, 0, [50, 30], 40.0)", [seg_id, image_id, image_id - 1])
+            con.execute(
+                "INSERT INTO mask_images VALUES (?, ?, ?, 0, 0, [50, 30], 40.0)", [seg_id, image_id, image_id - 1]
+            )
     # object 32 (fence) in city a: labels N = 40 + 20, M(0.5) = 30 + 0; unet N = 30 + 30, M(0.5) = 25 + 15.
-    rows = [(1, 1, 32, 40, [35, 30]), (1, 2, 32, 20, [5, 0]), (2, 1, 32, 30, [20, 25]), (2, 2, 32, 30, [20, 15]),
-            (1, 3, 2, 100, [60, 50]), (2, 3, 2, 90, [60, 45])]
+    rows = [
+        (1, 1, 32, 40, [35, 30]),
+        (1, 2, 32, 20, [5, 0]),
+        (2, 1, 32, 30, [20, 25]),
+        (2, 2, 32, 30, [20, 15]),
+        (1, 3, 2, 100, [60, 50]),
+        (2, 3, 2, 90, [60, 45]),
+    ]
     for ingest_id, image_id, obj, n, m in rows:
         con.execute("INSERT INTO object_counts VALUES (?, ?, ?, ?, 0.0, ?)", [ingest_id, image_id, obj, n, m])
     out = store.query("rpc segmenter sensitivity", threshold=0.5, min_mean_pixels=0)

@@ -10,10 +10,11 @@ import torch
 from PIL import Image
 
 from cityq.errors import CityqError
-from cityq.pipeline.segment import ensure_segmentation, load_segmentation
+from cityq.pipeline.segment import ensure_segmentation
 from cityq.segmenters.catalog import get_segmenter_record
 from cityq.segmenters.train_segmenter import SegmenterTrainConfig, evaluate, train_segmenter
 from cityq.store import Store
+from cityq.store.segmentations import load_segmentation
 
 # Each class has its own colour: learnable in a few epochs, unlike random noise.
 COLOURS = {2: (120, 170, 240), 1: (150, 110, 90), 6: (80, 80, 80), 32: (200, 160, 40)}
@@ -58,7 +59,9 @@ def test_train_then_segment(store):
     print("toy pixel accuracy", metrics["pixel_accuracy"], "mIoU", metrics["miou"])
     assert metrics["pixel_accuracy"] > 0.9
     assert set(metrics["iou"]) == {1, 2, 6, 32}
-    row = store.fetch_df("SELECT kind, path, CAST(metrics->>'miou' AS DOUBLE) AS miou FROM segmenters WHERE segmenter = 'toy-unet'")
+    row = store.fetch_df(
+        "SELECT kind, path, CAST(metrics->>'miou' AS DOUBLE) AS miou FROM segmenters WHERE segmenter = 'toy-unet'"
+    )
     assert row.kind[0] == "trained" and not Path(row.path[0]).is_absolute()
     assert (store.path / row.path[0]).is_file() and row.miou[0] == pytest.approx(metrics["miou"])
     assert get_segmenter_record(store, "toy-unet").config["classes"] == [1, 2, 6, 32]

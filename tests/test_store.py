@@ -49,10 +49,15 @@ def test_busy_store_names_the_holder(tmp_path):
     with Store(tmp_path / "s"):
         pass
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from cityq.store import Store; s = Store(sys.argv[1]); print('ok', flush=True); time.sleep(30)",
-         str(tmp_path / "s")],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from cityq.store import Store; s = Store(sys.argv[1]); "
+            "print('ok', flush=True); time.sleep(30)",
+            str(tmp_path / "s"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "ok"
@@ -78,3 +83,61 @@ def test_transaction_rolls_back_and_run_records_status(memory_store):
     runs = memory_store.fetch_df("SELECT subject, status, message FROM runs ORDER BY run_id")
     assert runs["status"].tolist() == ["failed", "done"]
     assert runs["message"][0] == "failed on purpose"
+
+
+def test_macros_are_stored_in_the_file_for_any_duckdb_client(tmp_path):
+    import duckdb
+
+    from cityq.queries.registry import all_macros
+    from cityq.store.synthetic_counts import SyntheticCountsConfig, write_synthetic_counts
+
+    with Store(tmp_path / "s") as store:
+        write_synthetic_counts(store, SyntheticCountsConfig(n_images=20, archs=("vgg11",), seeds=(0,), size=32))
+        expected = store.query("top objects", k=3)
+    # A plain DuckDB client, read-only, with no cityq code: every named query is callable.
+    con = duckdb.connect(str(tmp_path / "s" / "cityq.duckdb"), read_only=True)
+    try:
+        rows = con.sql("SELECT model, city, rank, object FROM top_objects(k := 3) ORDER BY ALL").fetchall()
+        stored = {name for (name,) in con.sql("SELECT name FROM cityq_macros").fetchall()}
+    finally:
+        con.close()
+    assert rows == sorted(expected[["model", "city", "rank", "object"]].itertuples(index=False, name=None))
+    assert stored == {q.macro for q in all_macros()}
+
+
+def test_other_macro_definitions_are_replaced_or_shadowed(tmp_path, monkeypatch):
+    import duckdb
+
+    from cityq.queries import registry
+    from cityq.queries.registry import NamedQuery
+
+    with Store(tmp_path / "s"):
+        pass
+    shipped = registry.all_macros()
+    newer = [q for q in shipped if q.macro != "accuracy"] + [
+        NamedQuery("answer", "A query a newer cityq ships.", (), "SELECT 42 AS answer", "answer.sql")
+    ]
+    monkeypatch.setattr(registry, "all_macros", lambda: tuple(newer))
+    # Read-only: the file is left alone, this connection sees the newer definitions.
+    with Store(tmp_path / "s", read_only=True) as store:
+        assert store.sql("SELECT * FROM answer()")["answer"].tolist() == [42]
+    con = duckdb.connect(str(tmp_path / "s" / "cityq.duckdb"), read_only=True)
+    assert con.sql("SELECT count(*) FROM duckdb_functions() WHERE function_name = 'answer'").fetchall() == [(0,)]
+    con.close()
+    # For writing: replaced in the file; the one no longer shipped is dropped.
+    with Store(tmp_path / "s"):
+        pass
+    con = duckdb.connect(str(tmp_path / "s" / "cityq.duckdb"), read_only=True)
+    try:
+        assert con.sql("SELECT * FROM answer()").fetchall() == [(42,)]
+        assert con.sql("SELECT count(*) FROM duckdb_functions() WHERE function_name = 'accuracy'").fetchall() == [(0,)]
+    finally:
+        con.close()
+
+
+def test_store_methods_are_ordinary_methods():
+    # The notebook helpers are defined on the class itself, not attached by another module.
+    for name in ("masks", "cams", "segmentation", "model", "target_layer", "inputs", "object_index"):
+        assert name in Store.__dict__, name
+    with Store(":memory:") as store:
+        assert repr(store).startswith("<cityq.Store ")

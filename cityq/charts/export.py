@@ -27,7 +27,11 @@ def _write_html(chart: alt.TopLevelMixin, path: Path) -> None:
     import html
 
     path.write_text(
-        _HTML.format(title=html.escape(str(title)), bundle=script_safe(vega_bundle()), spec=script_safe(json.dumps(spec), is_json=True)),
+        _HTML.format(
+            title=html.escape(str(title)),
+            bundle=script_safe(vega_bundle()),
+            spec=script_safe(json.dumps(spec), is_json=True),
+        ),
         encoding="utf-8",
     )
 
@@ -44,7 +48,9 @@ def save_chart(chart: alt.TopLevelMixin, path: str | Path) -> Path:
     path = Path(path)
     writer = _WRITERS.get(path.suffix.lower())
     if writer is None:
-        raise CityqError(f"cannot write a chart as {path.suffix or 'a file without extension'}: use .html, .png or .svg")
+        raise CityqError(
+            f"cannot write a chart as {path.suffix or 'a file without extension'}: use .html, .png or .svg"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     writer(chart, path)
     return path

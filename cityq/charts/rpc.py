@@ -34,12 +34,22 @@ def _object_bars(frame: pd.DataFrame, title: str, with_ci: bool) -> alt.TopLevel
     chart = (
         alt.layer(*layers, data=data)
         .properties(width=FACET_WIDTH, height=ROW_STEP * n_rows)
-        .facet(row=alt.Row("panel:N", title="Model", header=alt.Header(labelAngle=0, labelAlign="left")), column=alt.Column("city:N", title="City"))
+        .facet(
+            row=alt.Row("panel:N", title="Model", header=alt.Header(labelAngle=0, labelAlign="left")),
+            column=alt.Column("city:N", title="City"),
+        )
         .resolve_scale(y="independent")
-        .properties(title=alt.Title(title, subtitle=[
-            f"Top {MAX_OBJECTS} objects by R_pc (share of the object's pixels inside the explanation) per model "
-            "and city, among those passing the object filter.",
-            "Label: lift = R_pc / mean explanation area (1 = a random mask of that size); faded bars: lift <= 1."]))
+        .properties(
+            title=alt.Title(
+                title,
+                subtitle=[
+                    f"Top {MAX_OBJECTS} objects by R_pc (share of the object's pixels inside the explanation) "
+                    "per model and city, among those passing the object filter.",
+                    "Label: lift = R_pc / mean explanation area (1 = a random mask of that size); "
+                    "faded bars: lift <= 1.",
+                ],
+            )
+        )
     )
     return configure(chart)
 
@@ -65,13 +75,26 @@ def top_objects(frame: pd.DataFrame) -> alt.TopLevelMixin:
             y=alt.Y("object:N", sort=alt.EncodingSortField("lift", order="descending"), title=None),
             x=alt.X("lift:Q", title="Lift", stack=None),
             color=city_color(data),
-            tooltip=["model", "city", "rank", "object", alt.Tooltip("rpc:Q", format=".3f"),
-                     alt.Tooltip("lift:Q", format=".2f")],
+            tooltip=[
+                "model",
+                "city",
+                "rank",
+                "object",
+                alt.Tooltip("rpc:Q", format=".3f"),
+                alt.Tooltip("lift:Q", format=".2f"),
+            ],
         )
         .properties(width=FACET_WIDTH, height=ROW_STEP * max(n_rows, 3))
-        .facet(row=alt.Row("panel:N", title="Model", header=alt.Header(labelAngle=0, labelAlign="left")), column=alt.Column("city:N", title="City"))
+        .facet(
+            row=alt.Row("panel:N", title="Model", header=alt.Header(labelAngle=0, labelAlign="left")),
+            column=alt.Column("city:N", title="City"),
+        )
         .resolve_scale(y="independent")
-        .properties(title=alt.Title(f"Top {n_rows} objects by lift per model and city (t = {frame['threshold'].iloc[0]:g})",
-                                    subtitle=["Lift = R_pc / mean explanation area; 1 = what a random mask of that size gives."]))
+        .properties(
+            title=alt.Title(
+                f"Top {n_rows} objects by lift per model and city (t = {frame['threshold'].iloc[0]:g})",
+                subtitle=["Lift = R_pc / mean explanation area; 1 = what a random mask of that size gives."],
+            )
+        )
     )
     return configure(chart)

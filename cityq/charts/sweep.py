@@ -23,15 +23,34 @@ def rpc_sweep(frame: pd.DataFrame) -> alt.TopLevelMixin:
         .encode(
             x=alt.X("threshold:Q", title="Explanation threshold t (mask >= t)", scale=alt.Scale(domain=[0, 1])),
             y=alt.Y("lift:Q", title="Lift"),
-            color=alt.Color("object:N", title="Object", sort=alt.EncodingSortField("lift", order="descending"),
-                            legend=alt.Legend(orient="right")),
-            tooltip=["model", "city", "object", alt.Tooltip("threshold:Q", format=".2f"),
-                     alt.Tooltip("rpc:Q", format=".3f"), alt.Tooltip("lift:Q", format=".2f")],
+            color=alt.Color(
+                "object:N",
+                title="Object",
+                sort=alt.EncodingSortField("lift", order="descending"),
+                legend=alt.Legend(orient="right"),
+            ),
+            tooltip=[
+                "model",
+                "city",
+                "object",
+                alt.Tooltip("threshold:Q", format=".2f"),
+                alt.Tooltip("rpc:Q", format=".3f"),
+                alt.Tooltip("lift:Q", format=".2f"),
+            ],
         )
         .properties(width=FACET_WIDTH, height=120)
-        .facet(row=alt.Row("panel:N", title="Model", header=alt.Header(labelAngle=0, labelAlign="left")), column=alt.Column("city:N", title="City"))
-        .properties(title=alt.Title("Lift against the threshold", subtitle=[
-            f"The {TOP_OBJECTS} objects with the largest mean lift per model and city; "
-            "lift = R_pc / mean explanation area (1 = a random mask of that size)."]))
+        .facet(
+            row=alt.Row("panel:N", title="Model", header=alt.Header(labelAngle=0, labelAlign="left")),
+            column=alt.Column("city:N", title="City"),
+        )
+        .properties(
+            title=alt.Title(
+                "Lift against the threshold",
+                subtitle=[
+                    f"The {TOP_OBJECTS} objects with the largest mean lift per model and city; "
+                    "lift = R_pc / mean explanation area (1 = a random mask of that size)."
+                ],
+            )
+        )
     )
     return configure(chart)

@@ -20,7 +20,7 @@ def chart(
     Example: cityq chart "rpc by city" -o fig5.png -p threshold=0.5
     """
     from cityq.charts import render_chart, save_chart
-    from cityq.charts.registry import has_chart, chart_names
+    from cityq.charts.registry import chart_names, has_chart
     from cityq.errors import CityqError
     from cityq.queries.registry import find_query
 

@@ -20,8 +20,8 @@ def check(
 
     Example: cityq check --store cityq-store --sample 20
     """
-    from cityq.check import check_store, failed, repair
     from cityq.errors import CityqError
+    from cityq.store.check import check_store, failed, repair
 
     with open_store(store, read_only=not fix, create=False) as opened:
         findings = check_store(opened, sample=sample)

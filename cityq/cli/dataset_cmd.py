@@ -26,7 +26,7 @@ def add(
 
     Example: cityq dataset add data/synth --name synth --split-seed 0
     """
-    from cityq.datasets import add_dataset
+    from cityq.pipeline.datasets import add_dataset
 
     with open_store(store) as opened:
         report = add_dataset(opened, root, name, split_seed=split_seed, place_pattern=place_pattern)
@@ -40,7 +40,7 @@ def datasets(store: StoreOption = DEFAULT_STORE, fmt: FormatOption = OutputForma
 
     Example: cityq datasets --format csv
     """
-    from cityq.datasets import list_datasets
+    from cityq.store.datasets import list_datasets
 
     with open_store(store, create=False) as opened:
         render(list_datasets(opened), fmt, output)

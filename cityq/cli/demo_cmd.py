@@ -20,7 +20,7 @@ def demo(
     Example: cityq demo --out cityq-demo
     """
     from cityq.cli.common import OutputFormat, render
-    from cityq.demo import DemoConfig, run_demo
+    from cityq.pipeline.demo import DemoConfig, run_demo
 
     if quick and paper_scale:
         from cityq.errors import CityqError
@@ -28,7 +28,7 @@ def demo(
         raise CityqError("choose one of --quick and --paper-scale")
     config = DemoConfig.quick(out) if quick else DemoConfig.paper_scale(out) if paper_scale else DemoConfig(out=out)
     config.spec, config.device = spec, device
-    result = run_demo(config)
+    result = run_demo(config, say=lambda message: typer.echo(message, err=True))
     typer.echo("\nTop objects by lift (threshold 0.5), per model and city:")
     top = result.top_objects
     render(top[["model", "city", "rank", "object", "rpc", "lift"]] if not top.empty else top, OutputFormat.table)

@@ -18,7 +18,9 @@ def embed(
     model: str = typer.Option(..., "--model", "-m", help="The ingested model whose masks to embed."),
     pca: int = typer.Option(50, "--pca", help="PCA components before t-SNE (capped at images-1 and the CAM size)."),
     perplexity: float = typer.Option(30.0, "--perplexity", help="t-SNE perplexity; needs more than 3x as many images."),
-    method: Method = typer.Option(Method.sklearn, "--method", help="t-SNE implementation (opentsne: pip install openTSNE; faster on many images)."),
+    method: Method = typer.Option(
+        Method.sklearn, "--method", help="t-SNE implementation (opentsne: pip install openTSNE; faster on many images)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Random seed of PCA and t-SNE."),
     split: str = typer.Option("test", "--split", help="The split of the ingest."),
     target: str = typer.Option("true", "--target", help="Grad-CAM target of the ingest: true or predicted."),
@@ -32,16 +34,18 @@ def embed(
 
     Example: cityq embed --model vgg11-s0 --method opentsne
     """
-    from cityq.pipeline.embed import embed_model
+    from cityq.pipeline.embed import EmbedOptions, embed_model
 
+    options = EmbedOptions(
+        model=model, pca=pca, perplexity=perplexity, method=method.value, seed=seed, split=split, target=target
+    )
     with open_store(store) as opened:
-        s = embed_model(opened, model, pca=pca, perplexity=perplexity, method=method.value, seed=seed,
-                        split=split, target=target)
+        s = embed_model(opened, options)
     h, w = s.cam_shape
     typer.echo(
         f"embedded {s.n_images} images of {s.model} ({s.method}, {h}x{w} CAMs -> PCA {s.pca_components} "
         f"keeping {s.explained_variance:.1%} of the variance -> t-SNE) in {s.seconds:.1f} s; "
-        f"see: cityq query \"embedding separation\" -p model={s.model}"
+        f'see: cityq query "embedding separation" -p model={s.model}'
     )
 
 

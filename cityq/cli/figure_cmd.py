@@ -29,9 +29,13 @@ def tsne_thumbs(
     model: str = typer.Option(..., "--model", "-m", help="An embedded model (see `cityq embed`)."),
     output: Path = typer.Option(Path("fig4.png"), "--output", "-o", help="The PNG file to write."),
     n: int = typer.Option(500, "--n", help="Thumbnails: a random sample of the embedded images."),
-    threshold: float = typer.Option(0.5, "--threshold", "-t", help="Explanation threshold: pixels with mask below it are darkened."),
+    threshold: float = typer.Option(
+        0.5, "--threshold", "-t", help="Explanation threshold: pixels with mask below it are darkened."
+    ),
     thumb: int = typer.Option(32, "--thumb", help="Thumbnail side in pixels."),
-    method: Optional[str] = typer.Option(None, "--method", help="Which t-SNE map: sklearn or opentsne (default: the one embedded)."),
+    method: Optional[str] = typer.Option(
+        None, "--method", help="Which t-SNE map: sklearn or opentsne (default: the one embedded)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Which images are sampled."),
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
@@ -49,7 +53,9 @@ def tsne_thumbs(
 
 @figure_app.command("masks")
 def masks(
-    models: Optional[str] = typer.Option(None, "--models", help="Comma-separated models (default: every ingested model)."),
+    models: Optional[str] = typer.Option(
+        None, "--models", help="Comma-separated models (default: every ingested model)."
+    ),
     images: int = typer.Option(6, "--images", help="Rows: images, taken from the cities in turn."),
     output: Path = typer.Option(Path("fig6.png"), "--output", "-o", help="The PNG file to write."),
     cell: int = typer.Option(128, "--cell", help="Tile side in pixels."),

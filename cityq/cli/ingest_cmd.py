@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from cityq.cli.common import DEFAULT_STORE, StoreOption, open_store
-from cityq.pipeline.thresholds import DEFAULT_GRID
+from cityq.thresholds import DEFAULT_GRID
 
 
 def ingest(
@@ -34,7 +34,9 @@ def ingest(
         for name in model:
             summary = ingest_model(opened, name, options)
             if summary.already_done:
-                typer.echo(f"{name}: already ingested ({summary.images} images); nothing to do (--force recomputes)", err=True)
+                typer.echo(
+                    f"{name}: already ingested ({summary.images} images); nothing to do (--force recomputes)", err=True
+                )
                 continue
             typer.echo(
                 f"{name}: {summary.images} images in {summary.seconds:.1f} s "

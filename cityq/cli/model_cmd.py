@@ -15,11 +15,21 @@ model_app = typer.Typer(help="Bring in models trained elsewhere.", no_args_is_he
 @model_app.command("import")
 def import_(
     arch: Annotated[str, typer.Option("--arch", help="The architecture the weights belong to.")],
-    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="A state_dict file (torch.save(model.state_dict())) or a cityq checkpoint.")],
+    checkpoint: Annotated[
+        Path,
+        typer.Option("--checkpoint", help="A state_dict file (torch.save(model.state_dict())) or a cityq checkpoint."),
+    ],
     name: Annotated[str, typer.Option("--name", help="The model's name in the store.")],
-    dataset: Annotated[str, typer.Option("--dataset", help="The dataset whose cities the model predicts (sorted order).")],
-    img_size: Annotated[Optional[int], typer.Option("--img-size", help="Input side the model expects (default: from a cityq checkpoint, else 224).")] = None,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda (for the test-split evaluation).")] = "auto",
+    dataset: Annotated[
+        str, typer.Option("--dataset", help="The dataset whose cities the model predicts (sorted order).")
+    ],
+    img_size: Annotated[
+        Optional[int],
+        typer.Option("--img-size", help="Input side the model expects (default: from a cityq checkpoint, else 224)."),
+    ] = None,
+    device: Annotated[
+        str, typer.Option("--device", help="auto, cpu or cuda (for the test-split evaluation).")
+    ] = "auto",
     force: Annotated[bool, typer.Option("--force", help="Replace a model of the same name.")] = False,
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
@@ -27,10 +37,15 @@ def import_(
 
     Example: cityq model import --arch resnet18 --checkpoint resnet18_tokyo.pth --name r18-gpu --dataset synth
     """
-    from cityq.pipeline.train import import_model
+    from cityq.pipeline.train import ImportOptions, import_model
 
+    options = ImportOptions(
+        arch=arch, checkpoint=checkpoint, name=name, dataset=dataset, img_size=img_size, device=device, force=force
+    )
     with open_store(store, create=False) as opened:
-        typer.echo(import_model(opened, arch, checkpoint, name, dataset, img_size=img_size, device=device, force=force))
+        result = import_model(opened, options)
+    typer.echo(f"{result.model}: test accuracy {result.test_accuracy:.4f}", err=True)
+    typer.echo(result.model)
 
 
 def models(
@@ -48,10 +63,18 @@ def models(
 
         from cityq.models import get_arch, list_archs
 
-        render(pd.DataFrame([{"arch": a, "target_layer": get_arch(a).target, "description": get_arch(a).description}
-                             for a in list_archs()]), fmt, output)
+        render(
+            pd.DataFrame(
+                [
+                    {"arch": a, "target_layer": get_arch(a).target, "description": get_arch(a).description}
+                    for a in list_archs()
+                ]
+            ),
+            fmt,
+            output,
+        )
         return
-    from cityq.pipeline.train import list_models
+    from cityq.store.models import list_models
 
     with open_store(store, read_only=True) as opened:
         render(list_models(opened), fmt, output)

@@ -7,13 +7,20 @@ from typing import Optional
 import typer
 
 from cityq.cli.common import (
-    DEFAULT_STORE, FormatOption, OutputFormat, OutputOption, ParamOption, StoreOption, open_store,
-    parse_params, render,
+    DEFAULT_STORE,
+    FormatOption,
+    OutputFormat,
+    OutputOption,
+    ParamOption,
+    StoreOption,
+    open_store,
+    parse_params,
+    render,
 )
 
 
 def query(
-    name: Optional[str] = typer.Argument(None, help="Query name, e.g. \"rpc by city\" (case, spaces, - and _ ignored)."),
+    name: Optional[str] = typer.Argument(None, help='Query name, e.g. "rpc by city" (case, spaces, - and _ ignored).'),
     param: ParamOption = None,
     list_: bool = typer.Option(False, "--list", "-l", help="List the named queries with their descriptions."),
     store: StoreOption = DEFAULT_STORE,

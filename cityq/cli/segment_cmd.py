@@ -23,20 +23,14 @@ def segment(
 
     Example: cityq segment --dataset synth --segmenter ade-r50 --split test
     """
-    from cityq.pipeline.segment import ensure_segmentation
+    from cityq.pipeline.segment import SegmentOptions, segment_dataset
 
+    options = SegmentOptions(dataset=dataset, segmenter=segmenter, size=size, split=split, batch_size=batch_size,
+                             device=device)
     with open_store(store, create=False) as opened:
-        ids = opened.fetch_df(
-            "SELECT image_id FROM images WHERE dataset = $dataset AND ($split IS NULL OR split = $split) ORDER BY image_id",
-            {"dataset": dataset, "split": split},
-        )["image_id"].tolist()
-        if not ids:
-            from cityq.errors import CityqError
-
-            raise CityqError(f"dataset {dataset!r} has no images{f' in split {split}' if split else ''}; see `cityq info`.")
-        seg_id = ensure_segmentation(opened, segmenter, dataset, ids, size, size, device=device, batch_size=batch_size)
-        n = opened.fetch_df("SELECT count(*) AS n FROM segmented_images WHERE segmentation_id = $id", {"id": seg_id}).n[0]
-    typer.echo(f"segmentation {seg_id}: {n} images of {dataset} segmented by {segmenter} at {size}x{size}", err=True)
+        result = segment_dataset(opened, options)
+    typer.echo(f"segmentation {result.segmentation_id}: {result.n_images} images of {dataset} segmented by "
+               f"{segmenter} at {size}x{size}", err=True)
 
 
 def register(app: typer.Typer) -> None:

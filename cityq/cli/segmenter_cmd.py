@@ -19,9 +19,20 @@ def add(
     name: str = typer.Argument(..., help="A name for the segmenter, used by `cityq segment --segmenter`."),
     kind: str = typer.Option(..., "--kind", help="mit-semseg or segformer (`labels` is always there)."),
     path: Path = typer.Option(..., "--path", help="The local weights folder."),
-    arch: Optional[str] = typer.Option(None, "--arch", help="mit-semseg: <encoder>-<decoder>, e.g. resnet50dilated-ppm_deepsup or resnet50-upernet (default: from the folder name)."),
-    epoch: Optional[int] = typer.Option(None, "--epoch", help="mit-semseg: which encoder/decoder_epoch_N.pth (default: the highest N)."),
-    paper_scales: bool = typer.Option(False, "--paper-scales", help="mit-semseg: average their five short sides 300-600 instead of one scale at the image's own size."),
+    arch: Optional[str] = typer.Option(
+        None,
+        "--arch",
+        help="mit-semseg: <encoder>-<decoder>, e.g. resnet50dilated-ppm_deepsup or resnet50-upernet "
+        "(default: from the folder name).",
+    ),
+    epoch: Optional[int] = typer.Option(
+        None, "--epoch", help="mit-semseg: which encoder/decoder_epoch_N.pth (default: the highest N)."
+    ),
+    paper_scales: bool = typer.Option(
+        False,
+        "--paper-scales",
+        help="mit-semseg: average their five short sides 300-600 instead of one scale at the image's own size.",
+    ),
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Register a pretrained ADE20K model from a local folder; its weights are checked strictly now.
@@ -30,7 +41,11 @@ def add(
     """
     from cityq.segmenters.catalog import add_segmenter
 
-    config = {k: v for k, v in {"arch": arch, "epoch": epoch, "scales": "paper" if paper_scales else None}.items() if v is not None}
+    config = {
+        k: v
+        for k, v in {"arch": arch, "epoch": epoch, "scales": "paper" if paper_scales else None}.items()
+        if v is not None
+    }
     with open_store(store) as opened:
         record = add_segmenter(opened, name, kind, path, config)
     typer.echo(f"added segmenter {record.name} ({record.kind}): {json.dumps(record.config)}", err=True)
@@ -42,7 +57,9 @@ def train(
     name: Optional[str] = typer.Option(None, "--name", help="Segmenter name (default unet-<dataset>)."),
     epochs: int = typer.Option(10, "--epochs", help="Passes over the train split."),
     input_size: int = typer.Option(64, "--input-size", help="Square side the network sees, in pixels."),
-    max_seconds: float = typer.Option(90.0, "--max-seconds", help="Stop after the epoch that crosses this time budget (0 = no budget)."),
+    max_seconds: float = typer.Option(
+        90.0, "--max-seconds", help="Stop after the epoch that crosses this time budget (0 = no budget)."
+    ),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
@@ -55,8 +72,11 @@ def train(
     cfg = SegmenterTrainConfig(epochs=epochs, input_size=input_size, max_seconds=max_seconds or None)
     with open_store(store, create=False) as opened:
         m = train_segmenter(opened, dataset, name, cfg, device=device)
-    typer.echo(f"trained {name or f'unet-{dataset}'} in {m['seconds']:.0f} s ({m['epochs_run']} epochs): "
-               f"pixel accuracy {m['pixel_accuracy']:.3f}, mIoU {m['miou']:.3f} on {m['n_test']} test images", err=True)
+    typer.echo(
+        f"trained {name or f'unet-{dataset}'} in {m['seconds']:.0f} s ({m['epochs_run']} epochs): "
+        f"pixel accuracy {m['pixel_accuracy']:.3f}, mIoU {m['miou']:.3f} on {m['n_test']} test images",
+        err=True,
+    )
 
 
 def segmenters(
@@ -67,7 +87,7 @@ def segmenters(
 
     Example: cityq segmenters --format csv
     """
-    from cityq.segmenters.catalog import list_segmenters
+    from cityq.store.segmenters import list_segmenters
 
     with open_store(store, read_only=True) as opened:
         render(list_segmenters(opened), fmt)

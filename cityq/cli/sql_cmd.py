@@ -5,13 +5,22 @@ from __future__ import annotations
 import typer
 
 from cityq.cli.common import (
-    DEFAULT_STORE, FormatOption, OutputFormat, OutputOption, ParamOption, StoreOption, open_store,
-    parse_params, render,
+    DEFAULT_STORE,
+    FormatOption,
+    OutputFormat,
+    OutputOption,
+    ParamOption,
+    StoreOption,
+    open_store,
+    parse_params,
+    render,
 )
 
 
 def sql(
-    text: str = typer.Argument(..., help="SQL; named queries are table macros: SELECT * FROM rpc_by_city(threshold := 0.5)."),
+    text: str = typer.Argument(
+        ..., help="SQL; named queries are table macros: SELECT * FROM rpc_by_city(threshold := 0.5)."
+    ),
     param: ParamOption = None,
     write: bool = typer.Option(False, "--write", help="Allow statements that change the store."),
     store: StoreOption = DEFAULT_STORE,

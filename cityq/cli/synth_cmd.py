@@ -10,16 +10,30 @@ import typer
 
 
 def synth(
-    out_dir: Annotated[Optional[Path], typer.Argument(help="Folder to write <city>/<id>.png and <id>.labels.png into.")] = None,
-    spec: Annotated[Optional[Path], typer.Option("--spec", help="City spec (TOML); default: tokyo and pittsburgh.")] = None,
+    out_dir: Annotated[
+        Optional[Path], typer.Argument(help="Folder to write <city>/<id>.png and <id>.labels.png into.")
+    ] = None,
+    spec: Annotated[
+        Optional[Path], typer.Option("--spec", help="City spec (TOML); default: tokyo and pittsburgh.")
+    ] = None,
     per_city: Annotated[int, typer.Option("--per-city", help="Images per city.")] = 500,
     size: Annotated[int, typer.Option("--size", help="Image side in pixels.")] = 128,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same images.")] = 0,
-    views: Annotated[int, typer.Option("--views", help="Views per place (same layout, camera and light vary); "
-                                       r"files <place>_<view>.png: add with --place-pattern '^(\d+)_\d+\.png$'.")] = 1,
+    views: Annotated[
+        int,
+        typer.Option(
+            "--views",
+            help="Views per place (same layout, camera and light vary); "
+            r"files <place>_<view>.png: add with --place-pattern '^(\d+)_\d+\.png$'.",
+        ),
+    ] = 1,
     workers: Annotated[int, typer.Option("--workers", help="Processes; the images do not depend on it.")] = 1,
-    show_spec: Annotated[bool, typer.Option("--show-spec", help="Print the default spec (a template) and exit.")] = False,
-    list_objects: Annotated[bool, typer.Option("--list-objects", help="List the objects a spec can use and exit.")] = False,
+    show_spec: Annotated[
+        bool, typer.Option("--show-spec", help="Print the default spec (a template) and exit.")
+    ] = False,
+    list_objects: Annotated[
+        bool, typer.Option("--list-objects", help="List the objects a spec can use and exit.")
+    ] = False,
 ) -> None:
     """Generate street scenes of synthetic cities that differ only by their planted objects.
 

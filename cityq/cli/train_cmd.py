@@ -23,10 +23,17 @@ def train(
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
     name: Annotated[Optional[str], typer.Option("--name", help="Model name (default <arch>-s<seed>).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Retrain a model that is already in the store.")] = False,
-    augment: Annotated[bool, typer.Option("--augment/--no-augment",
-                                          help="Random flips and shifts of training images.")] = TrainConfig.augment,
-    precision: Annotated[str, typer.Option("--precision", help="auto, fp32 or bf16 (autocast of the forward pass; "
-                                           "auto = bf16 where the CPU or GPU runs it natively).")] = TrainConfig.precision,
+    augment: Annotated[
+        bool, typer.Option("--augment/--no-augment", help="Random flips and shifts of training images.")
+    ] = TrainConfig.augment,
+    precision: Annotated[
+        str,
+        typer.Option(
+            "--precision",
+            help="auto, fp32 or bf16 (autocast of the forward pass; "
+            "auto = bf16 where the CPU or GPU runs it natively).",
+        ),
+    ] = TrainConfig.precision,
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Train ARCH on the dataset's train split, pick the epoch by val accuracy, test it, store it.
@@ -35,12 +42,36 @@ def train(
     """
     from cityq.pipeline.train import train_model
 
+    config = TrainConfig(
+        dataset=dataset,
+        arch=arch,
+        seed=seed,
+        epochs=epochs,
+        img_size=img_size,
+        batch_size=batch_size,
+        lr=lr,
+        lr_step=lr_step,
+        lr_gamma=lr_gamma,
+        device=device,
+        name=name,
+        augment=augment,
+        precision=precision,
+    )
     with open_store(store, create=False) as opened:
-        model = train_model(opened, dataset, arch, seed=seed, epochs=epochs, img_size=img_size,
-                            batch_size=batch_size, lr=lr, lr_step=lr_step, lr_gamma=lr_gamma,
-                            device=device, name=name, force=force, augment=augment,
-                            precision=precision)
-    typer.echo(model)
+        result = train_model(opened, config, force=force)
+    if result.already_done:
+        typer.echo(
+            f"model {result.model!r} is already in the store ({result.source}, test accuracy "
+            f"{result.test_accuracy:.4f}); nothing to do (--force retrains it)",
+            err=True,
+        )
+    else:
+        typer.echo(
+            f"{result.model}: best epoch {result.best_epoch}, val accuracy {result.val_accuracy:.4f}, "
+            f"test accuracy {result.test_accuracy:.4f} ({result.train_seconds:.1f} s training)",
+            err=True,
+        )
+    typer.echo(result.model)
 
 
 def register(app: typer.Typer) -> None:

@@ -17,16 +17,12 @@ def report_figures(store) -> list[tuple[str, bytes]]:
     from cityq.figures.tsne_thumbs import ThumbsOptions, tsne_thumbs_figure
 
     figures: list[tuple[str, bytes]] = []
-    embedded = [r[0] for r in store.con.execute(
-        "SELECT DISTINCT g.model FROM embeddings e JOIN ingests g ON g.ingest_id = e.ingest_id "
-        "WHERE g.split = 'test' AND g.target = 'true' AND g.status = 'done' ORDER BY 1").fetchall()]
-    for model in embedded:
+    for model in sorted(set(store.query("embedding")["model"])):
         image = tsne_thumbs_figure(store, model, ThumbsOptions(n=REPORT_THUMBS))
         figures.append((f"Fig 4: visual explanations of {model} at their t-SNE positions", png_bytes(image)))
     per_dataset: dict[str, list[str]] = {}
-    for dataset, model in store.con.execute(
-        "SELECT DISTINCT m.dataset, g.model FROM ingests g JOIN models m ON m.model = g.model "
-        "WHERE g.status = 'done' AND g.split = 'test' AND g.target = 'true' ORDER BY 1, 2").fetchall():
+    ingested = store.query("finished ingests")
+    for dataset, model in ingested.loc[ingested["mask_ingest"], ["dataset", "model"]].itertuples(index=False):
         per_dataset.setdefault(dataset, []).append(model)
     for dataset, models in per_dataset.items():  # one Fig 6 per dataset: masks of the same images
         image = mask_grid_figure(store, MaskGridOptions(models=tuple(models)))

@@ -11,8 +11,8 @@ DEFAULT_DARKEN = 0.15  # brightness kept outside the explanation: dark, yet the 
 
 def load_images_and_masks(store, ingest, image_ids) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 images (N,3,H,W) squashed to the model's input size and float masks (N,H,W)."""
-    from cityq.pipeline.images import load_image_tensor
-    from cityq.pipeline.mask_store import read_masks
+    from cityq.store.image_cache import load_image_tensor
+    from cityq.store.masks import read_masks
 
     ids = np.asarray(image_ids, dtype=np.int64)
     _, masks = read_masks(store, ingest.ingest_id, ids)

@@ -35,13 +35,12 @@ class MaskGridOptions:
 
 
 def _ingests(store, options: MaskGridOptions):
-    from cityq.pipeline.mask_store import find_ingest
+    from cityq.store.ingests import find_ingest
 
     models = list(options.models or [])
     if not models:
-        models = [r[0] for r in store.con.execute(
-            "SELECT DISTINCT model FROM ingests WHERE status = 'done' AND split = $split AND target = $target "
-            "ORDER BY model", {"split": options.split, "target": options.target}).fetchall()]
+        ingested = store.query("finished ingests", split=options.split, target=options.target)
+        models = sorted(set(ingested["model"]))
     if not models:
         raise CityqError("no model has been ingested yet; run `cityq ingest --model NAME` first")
     ingests = [find_ingest(store, m, split=options.split, target=options.target) for m in models]
@@ -54,12 +53,9 @@ def _ingests(store, options: MaskGridOptions):
 
 def choose_images(store, ingests, n: int, seed: int) -> list[tuple[int, str]]:
     """n images every ingest has a mask for, taking the cities in turn: (image_id, city)."""
-    rows = store.con.execute(
-        "SELECT mi.image_id, im.city FROM mask_images mi JOIN images im ON im.image_id = mi.image_id "
-        "WHERE mi.ingest_id IN (SELECT unnest($ids)) GROUP BY mi.image_id, im.city "
-        "HAVING count(DISTINCT mi.ingest_id) = $n ORDER BY mi.image_id",
-        {"ids": [i.ingest_id for i in ingests], "n": len(ingests)},
-    ).fetchall()
+    from cityq.store.masks import images_in_common
+
+    rows = images_in_common(store, [i.ingest_id for i in ingests])
     if not rows:
         raise CityqError("the chosen models have no masked image in common; ingest them on the same split")
     rng = np.random.default_rng(seed)

@@ -43,7 +43,6 @@ def _embedding(store, model: str, options: ThumbsOptions):
         raise CityqError(f"model {model!r} has no t-SNE embedding{which}; run `cityq embed --model {model}` first")
     methods = sorted(frame["method"].unique(), key=lambda m: (m != "opentsne", m))
     frame = frame[frame["method"] == methods[0]]
-    frame = frame[frame["ingest_id"] == frame["ingest_id"].max()]  # the latest ingest
     return frame.reset_index(drop=True), methods[0]
 
 
@@ -80,7 +79,7 @@ def _with_legend(grid: Image.Image, title: str, colours: dict[str, tuple[int, in
 
 def tsne_thumbs_figure(store, model: str, options: ThumbsOptions = ThumbsOptions()) -> Image.Image:
     """Fig 4 for one embedded model, as a PIL image."""
-    from cityq.pipeline.mask_store import get_ingest
+    from cityq.store.ingests import get_ingest
 
     if not 1 <= options.n <= MAX_THUMBS:
         raise CityqError(f"--n must be between 1 and {MAX_THUMBS}, got {options.n}")

@@ -74,7 +74,9 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     return state, {}
 
 
-def load_into(model: nn.Module, state_dict: dict[str, torch.Tensor], arch: str, source: str = "checkpoint") -> nn.Module:
+def load_into(
+    model: nn.Module, state_dict: dict[str, torch.Tensor], arch: str, source: str = "checkpoint"
+) -> nn.Module:
     """Load strictly; a mismatch names the missing and unexpected keys (and shape clashes)."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in state_dict]

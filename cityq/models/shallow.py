@@ -53,12 +53,20 @@ class ShallowNet(nn.Module):
 
 
 # features: conv0 relu1 pool2 conv3 relu4 pool5 conv6 relu7 pool8 conv9 relu10 pool11
-@register_arch("simple", target="features.10", description="paper Table 1 Simple: 4 convs; CAM at the last conv's ReLU, 1/8 of the input")
+@register_arch(
+    "simple",
+    target="features.10",
+    description="paper Table 1 Simple: 4 convs; CAM at the last conv's ReLU, 1/8 of the input",
+)
 def simple(num_classes: int) -> nn.Module:
     return ShallowNet([(5, 20), (7, 64), (5, 96), (7, 128)], num_classes)
 
 
 # features: conv0 relu1 pool2 conv3 relu4 pool5 conv6 relu7 pool8
-@register_arch("simpler", target="features.7", description="paper Table 1 Simpler: 3 convs; CAM at the last conv's ReLU, 1/4 of the input")
+@register_arch(
+    "simpler",
+    target="features.7",
+    description="paper Table 1 Simpler: 3 convs; CAM at the last conv's ReLU, 1/4 of the input",
+)
 def simpler(num_classes: int) -> nn.Module:
     return ShallowNet([(9, 20), (9, 64), (9, 96)], num_classes)

@@ -22,12 +22,18 @@ def _no_inplace_relu(model: nn.Module) -> nn.Module:
 
 
 # features.18 is the last conv (512 maps at 1/16 of the input); features.19 its ReLU.
-@register_arch("vgg11", target="features.19", description="torchvision VGG11 (no BN); CAM at the last conv's ReLU, 1/16 of the input")
+@register_arch(
+    "vgg11",
+    target="features.19",
+    description="torchvision VGG11 (no BN); CAM at the last conv's ReLU, 1/16 of the input",
+)
 def vgg11(num_classes: int) -> nn.Module:
     return _no_inplace_relu(tvm.vgg11(weights=None, num_classes=num_classes))
 
 
 # layer4 ends with the last BasicBlock, whose output is the rectified last conv (1/32 of the input).
-@register_arch("resnet18", target="layer4", description="torchvision ResNet18; CAM at layer4's output, 1/32 of the input")
+@register_arch(
+    "resnet18", target="layer4", description="torchvision ResNet18; CAM at layer4's output, 1/32 of the input"
+)
 def resnet18(num_classes: int) -> nn.Module:
     return tvm.resnet18(weights=None, num_classes=num_classes)

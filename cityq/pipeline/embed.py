@@ -7,8 +7,8 @@ linear map of the native values, so it carries no information the native CAM lac
 224x224 = 50,176 dimensions would make PCA 250-1000x more expensive for the same map.
 
 `embed_arrays` is the numeric core (arrays in, arrays out); `embed_model` reads one model's
-ingest, embeds it and writes `embeddings` + `embedding_runs` rows in one transaction,
-replacing an earlier embedding of the same ingest and method.
+mask ingest, embeds it and has cityq.store.embeddings write the rows (one transaction,
+replacing an earlier embedding of the same ingest and method).
 """
 
 from __future__ import annotations
@@ -144,52 +144,31 @@ class EmbeddingSummary:
     run_id: int
 
 
-def write_embedding(store, ingest_id: int, method: str, image_ids, xy: np.ndarray,
-                    pca_coords: np.ndarray, config: dict, seconds: float) -> None:
-    """Replace the embedding of (ingest, method) by these rows, in one transaction."""
-    import json
+@dataclass(frozen=True)
+class EmbedOptions:
+    """`cityq embed`: which model's masks, and how they are mapped."""
 
-    import pyarrow as pa
-
-    n, p = pca_coords.shape
-    values = pa.array(np.ascontiguousarray(pca_coords, dtype=np.float32).ravel(), type=pa.float32())
-    offsets = pa.array(np.arange(0, n * p + 1, p, dtype=np.int32))
-    table = pa.table({
-        "ingest_id": pa.array(np.full(n, ingest_id, dtype=np.int32)),
-        "method": pa.array([method] * n, type=pa.string()),
-        "image_id": pa.array(np.asarray(image_ids, dtype=np.int32)),
-        "x": pa.array(xy[:, 0].astype(np.float64)),
-        "y": pa.array(xy[:, 1].astype(np.float64)),
-        "pca": pa.ListArray.from_arrays(offsets, values),
-    })
-    key = {"ingest_id": int(ingest_id), "method": method}
-    with store.transaction():
-        store.con.execute("DELETE FROM embeddings WHERE ingest_id = $ingest_id AND method = $method", key)
-        store.con.execute("DELETE FROM embedding_runs WHERE ingest_id = $ingest_id AND method = $method", key)
-        store.insert_df("embeddings", table)
-        store.con.execute(
-            "INSERT INTO embedding_runs (ingest_id, method, config, seconds, created_at) "
-            "VALUES ($ingest_id, $method, $config, $seconds, current_timestamp)",
-            {**key, "config": json.dumps(config, default=str), "seconds": float(seconds)},
-        )
+    model: str
+    pca: int = DEFAULT_PCA  # PCA components before t-SNE (capped at N-1 and the CAM size)
+    perplexity: float = DEFAULT_PERPLEXITY
+    method: str = "sklearn"  # a TSNE_METHODS name
+    seed: int = 0
+    split: str = "test"  # the ingest's split
+    target: str = "true"  # the ingest's Grad-CAM target
+    n_jobs: int | None = None  # None: every core
+    progress: bool | None = True
 
 
-def embed_model(
-    store,
-    model: str,
-    pca: int = DEFAULT_PCA,
-    perplexity: float = DEFAULT_PERPLEXITY,
-    method: str = "sklearn",
-    seed: int = 0,
-    progress: bool = True,
-    split: str = "test",
-    target: str = "true",
-    n_jobs: int | None = None,
-) -> EmbeddingSummary:
-    """Embed the native CAMs of `model`'s ingest (split, target) and store the map."""
-    from cityq.pipeline.mask_store import find_ingest, read_cams
+def embed_model(store, options: EmbedOptions) -> EmbeddingSummary:
+    """Embed the native CAMs of the model's mask ingest (split, target) and store the map."""
     from cityq.progress import bar
+    from cityq.store.embeddings import write_embedding
+    from cityq.store.ingests import find_ingest
+    from cityq.store.masks import read_cams
 
+    model, method, split, target = options.model, options.method, options.split, options.target
+    pca, perplexity, seed, n_jobs, progress = (options.pca, options.perplexity, options.seed, options.n_jobs,
+                                               options.progress)
     check_method(method)
     if method == "opentsne":
         _require_opentsne()  # fail before any work

@@ -29,10 +29,11 @@ from __future__ import annotations
 import contextlib
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-EPS = 1e-7
+from cityq.cams import minmax_normalize, upsample_cams
+
+__all__ = ["LayerOutputCapture", "compute_cams", "gradcam_masks", "minmax_normalize", "upsample_cams"]
 
 
 class LayerOutputCapture:
@@ -73,14 +74,6 @@ def _frozen_eval(model: nn.Module):
         model.train(was_training)
 
 
-def minmax_normalize(cams: torch.Tensor) -> torch.Tensor:
-    """Per image: subtract the min, divide by (max + 1e-7). All-zero stays all-zero."""
-    flat = cams.flatten(1)
-    flat = flat - flat.amin(dim=1, keepdim=True)
-    flat = flat / (flat.amax(dim=1, keepdim=True) + EPS)
-    return flat.view_as(cams)
-
-
 def compute_cams(
     model: nn.Module, layer: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,12 +92,6 @@ def compute_cams(
     weights = grads.mean(dim=(2, 3), keepdim=True)
     cams = torch.relu((weights * activations.detach()).sum(dim=1))
     return minmax_normalize(cams.float()), logits.detach()
-
-
-def upsample_cams(cams_native: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Full-size masks (N,H,W): bilinear (align_corners=False, no antialias), then min-max again."""
-    up = F.interpolate(cams_native[:, None], size=tuple(size), mode="bilinear", align_corners=False)
-    return minmax_normalize(up[:, 0])
 
 
 def gradcam_masks(

@@ -3,31 +3,33 @@
 An ingest is one model x split x target x segmentation. Its images are cut into blocks (one
 Zarr chunk each). A block is the unit of work and of atomicity: its CAMs are written to the
 chunk first, then its rows (`mask_images`, `object_counts`, `mask_blocks`) go to DuckDB in one
-transaction. A block without its `mask_blocks` row does not exist, whatever the chunk holds,
-so a run killed at any moment resumes from the first missing block and ends with exactly the
-rows of an uninterrupted run. Everything per pixel happens in torch on the device; only the
-native CAMs and the counts leave it.
+transaction (cityq.store.ingests). A block without its `mask_blocks` row does not exist,
+whatever the chunk holds, so a run killed at any moment resumes from the first missing block
+and ends with exactly the rows of an uninterrupted run. Everything per pixel happens in torch
+on the device; only the native CAMs and the counts leave it.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import torch
 
+from cityq.cams import upsample_cams
+from cityq.counting import BlockCounts, count_block
 from cityq.device import resolve_device
 from cityq.errors import CityqError
-from cityq.pipeline import mask_store
-from cityq.pipeline.counting import BlockCounts, count_block
-from cityq.pipeline.model_records import ModelRecord, get_model_record, load_model_weights
-from cityq.pipeline.thresholds import DEFAULT_GRID, parse_grid
+from cityq.imaging import normalize
+from cityq.pipeline.gradcam import compute_cams
 from cityq.progress import bar
+from cityq.store import datasets, ingests, mask_arrays, segmentations
+from cityq.store.image_cache import load_image_tensor
+from cityq.store.ingests import Ingest, NewIngest
+from cityq.store.models import ModelRecord, get_model_record, load_model_weights
+from cityq.thresholds import DEFAULT_GRID, parse_grid
 
 TARGETS = ("true", "predicted")
 SPLITS = ("train", "val", "test")
@@ -67,6 +69,19 @@ class IngestSummary:
         return self.write_seconds / self.seconds if self.seconds else 0.0
 
 
+@dataclass
+class IngestRun:
+    """What every block of one ingest needs: the store, the model on its device, the request."""
+
+    store: object
+    record: ModelRecord
+    network: torch.nn.Module
+    layer: torch.nn.Module
+    device: torch.device
+    options: IngestOptions
+    ingest: Ingest | None = None
+
+
 def ingest_model(store, model: str, options: IngestOptions | None = None) -> IngestSummary:
     options = options or IngestOptions()
     started = time.perf_counter()
@@ -80,7 +95,10 @@ def ingest_model(store, model: str, options: IngestOptions | None = None) -> Ing
     record = get_model_record(store, model)
     _check_cities(store, record)
     device = resolve_device(options.device)
-    image_ids = _split_images(store, record, options.split)
+    image_ids = datasets.split_image_ids(store, record.dataset, options.split)
+    if not len(image_ids):
+        raise CityqError(f"dataset {record.dataset!r} has no {options.split} images; "
+                         "add images with `cityq dataset add`")
 
     from cityq.pipeline.segment import ensure_segmentation
 
@@ -88,7 +106,7 @@ def ingest_model(store, model: str, options: IngestOptions | None = None) -> Ing
         store, options.segmenter, record.dataset, image_ids.tolist(), record.img_size, record.img_size,
         device=str(device), progress=options.progress,
     )
-    existing = _existing(store, record.model, options.split, options.target, segmentation_id)
+    existing = ingests.existing_ingest(store, record.model, options.split, options.target, segmentation_id)
     if existing is not None and existing.thresholds != grid and not options.force:
         # Finished or not, the stored rows follow the other grid: never mix, never hide it.
         shown = ",".join(f"{t:g}" for t in existing.thresholds)
@@ -100,7 +118,7 @@ def ingest_model(store, model: str, options: IngestOptions | None = None) -> Ing
         return IngestSummary(model=model, ingest_id=existing.ingest_id, already_done=True,
                              images=existing.n_images, seconds=time.perf_counter() - started)
     if existing is not None and options.force:
-        delete_ingest(store, existing.ingest_id)
+        ingests.delete_ingest(store, existing.ingest_id)
         existing = None
 
     # channels_last: oneDNN's (and cuDNN's) fast convolution layout, 1.2-1.8x on this CPU
@@ -108,33 +126,33 @@ def ingest_model(store, model: str, options: IngestOptions | None = None) -> Ing
     network = load_model_weights(store, record).to(device, memory_format=torch.channels_last)
     from cityq.models.registry import target_layer
 
-    layer = target_layer(network, record.arch)
+    run = IngestRun(store, record, network, target_layer(network, record.arch), device, options)
     config = {
         "model": model, "split": options.split, "target": options.target, "segmenter": options.segmenter,
         "thresholds": list(grid), "batch_size": options.batch_size, "block_size": options.block_size,
         "device": str(device),
     }
     with store.run("ingest", subject=model, config=config):
-        ingest = existing or _create(store, record, options, grid, segmentation_id, image_ids, network, layer, device)
-        summary = IngestSummary(model=model, ingest_id=ingest.ingest_id)
-        _run_blocks(store, ingest, record, network, layer, device, options, summary)
-        store.con.execute(
-            "UPDATE ingests SET status = 'done', finished_at = current_timestamp WHERE ingest_id = $id",
-            {"id": ingest.ingest_id},
-        )
+        run.ingest = existing or ingests.create_ingest(store, NewIngest(
+            model=record.model, split=options.split, target=options.target, segmentation_id=segmentation_id,
+            segmenter=options.segmenter, thresholds=grid, size=(record.img_size, record.img_size),
+            cam_size=_cam_shape(run), block_size=options.block_size, image_ids=image_ids))
+        summary = IngestSummary(model=model, ingest_id=run.ingest.ingest_id)
+        _run_blocks(run, summary)
+        ingests.finish_ingest(store, run.ingest.ingest_id)
         from cityq.pipeline.residuals import compute_pending_residuals
 
-        summary.pairs = compute_pending_residuals(store, mask_store.get_ingest(store, ingest.ingest_id),
+        summary.pairs = compute_pending_residuals(store, ingests.get_ingest(store, run.ingest.ingest_id),
                                                   device=device, progress=options.progress)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
 def _check_cities(store, record: ModelRecord) -> None:
-    rows = store.con.execute("SELECT cities FROM datasets WHERE dataset = $d", {"d": record.dataset}).fetchall()
-    if not rows:
+    row = datasets.get_dataset(store, record.dataset)
+    if row is None:
         raise CityqError(f"model {record.model!r} names dataset {record.dataset!r}, which is not in the store")
-    cities = tuple(rows[0][0])
+    cities = tuple(row["cities"])
     if set(cities) != set(record.cities):
         raise CityqError(
             f"model {record.model!r} knows the cities {', '.join(record.cities)} but dataset "
@@ -142,128 +160,62 @@ def _check_cities(store, record: ModelRecord) -> None:
         )
 
 
-def _split_images(store, record: ModelRecord, split: str) -> np.ndarray:
-    rows = store.con.execute(
-        "SELECT image_id FROM images WHERE dataset = $d AND split = $s ORDER BY image_id",
-        {"d": record.dataset, "s": split},
-    ).fetchall()
-    if not rows:
-        raise CityqError(f"dataset {record.dataset!r} has no {split} images; add images with `cityq dataset add`")
-    return np.array([r[0] for r in rows], dtype=np.int64)
-
-
-def _existing(store, model: str, split: str, target: str, segmentation_id: int):
-    rows = store.con.execute(
-        "SELECT ingest_id FROM ingests WHERE model = $m AND split = $s AND target = $t AND segmentation_id = $g",
-        {"m": model, "s": split, "t": target, "g": segmentation_id},
-    ).fetchall()
-    return mask_store.get_ingest(store, rows[0][0]) if rows else None
-
-
-def _zarr_path(model: str, split: str, target: str, segmentation_id: int) -> str:
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", model)
-    return f"masks/{safe}/{split}-{target}-seg{segmentation_id}"
-
-
-def _cam_shape(network, layer, device, img_size: int) -> tuple[int, int]:
+def _cam_shape(run: IngestRun) -> tuple[int, int]:
     shapes = []
-    handle = layer.register_forward_hook(lambda module, args, out: shapes.append(tuple(out.shape[-2:])))
+    handle = run.layer.register_forward_hook(lambda module, args, out: shapes.append(tuple(out.shape[-2:])))
+    size = run.record.img_size
     try:
         with torch.no_grad():
-            network.eval()(torch.zeros(1, 3, img_size, img_size, device=device))
+            run.network.eval()(torch.zeros(1, 3, size, size, device=run.device))
     finally:
         handle.remove()
     return shapes[0]
 
 
-def _create(store, record, options, grid, segmentation_id, image_ids, network, layer, device):
-    cam_hw = _cam_shape(network, layer, device, record.img_size)
-    zarr_path = _zarr_path(record.model, options.split, options.target, segmentation_id)
-    with store.transaction():
-        ingest_id = store.con.execute(
-            "INSERT INTO ingests (model, split, target, segmentation_id, thresholds, height, width, "
-            "cam_height, cam_width, block_size, n_images, zarr_path, status, config, created_at) "
-            "VALUES ($model, $split, $target, $seg, $grid, $h, $w, $ch, $cw, $block, $n, $path, 'running', "
-            "$config, current_timestamp) RETURNING ingest_id",
-            {
-                "model": record.model, "split": options.split, "target": options.target, "seg": segmentation_id,
-                "grid": list(grid), "h": record.img_size, "w": record.img_size, "ch": cam_hw[0], "cw": cam_hw[1],
-                "block": options.block_size, "n": len(image_ids), "path": zarr_path,
-                "config": json.dumps({"max_image_id": int(image_ids.max()), "segmenter": options.segmenter}),
-            },
-        ).fetchall()[0][0]
-        # Created inside the transaction: if we die before COMMIT the array is an orphan at a
-        # path the retry overwrites (the path does not depend on the ingest id).
-        mask_store.create_array(store, zarr_path, len(image_ids), cam_hw, options.block_size)
-    return mask_store.get_ingest(store, ingest_id)
-
-
-def delete_ingest(store, ingest_id: int) -> None:
-    """Remove an ingest's rows (and pairs, embeddings) in one transaction, then its array."""
-    ingest = mask_store.get_ingest(store, ingest_id)
-    with store.transaction():
-        for table in ("object_counts", "mask_images", "mask_blocks", "embeddings", "embedding_runs"):
-            store.con.execute(f"DELETE FROM {table} WHERE ingest_id = $id", {"id": ingest_id})
-        for table in ("residuals", "residual_pairs"):
-            store.con.execute(f"DELETE FROM {table} WHERE ingest_a = $id OR ingest_b = $id", {"id": ingest_id})
-        store.con.execute("DELETE FROM ingests WHERE ingest_id = $id", {"id": ingest_id})
-    root = store.zarr_root()
-    if ingest.zarr_path in root:
-        del root[ingest.zarr_path]
-
-
-def _run_blocks(store, ingest, record, network, layer, device, options, summary: IngestSummary) -> None:
-    from cityq.pipeline.images import load_image_tensor, normalize
-    from cityq.pipeline.gradcam import compute_cams, upsample_cams
-    from cityq.pipeline.segment import load_segmentation
-
-    image_ids = mask_store.image_ids_of(store, ingest)
-    done = {r[0] for r in store.con.execute(
-        "SELECT block FROM mask_blocks WHERE ingest_id = $id", {"id": ingest.ingest_id}).fetchall()}
+def _run_blocks(run: IngestRun, summary: IngestSummary) -> None:
+    store, ingest = run.store, run.ingest
+    image_ids = ingests.image_ids_of(store, ingest)
+    done = ingests.done_blocks(store, ingest.ingest_id)
     blocks = [b for b in range(-(-len(image_ids) // ingest.block_size)) if b not in done]
-    city_index = {city: i for i, city in enumerate(record.cities)}
-    cities = dict(store.con.execute(
-        "SELECT image_id, city FROM images WHERE dataset = $d AND split = $s",
-        {"d": record.dataset, "s": ingest.split}).fetchall())
-    grid = torch.tensor(ingest.thresholds, dtype=torch.float32, device=device)
-    array = mask_store.open_array(store, ingest)
+    city_index = {city: i for i, city in enumerate(run.record.cities)}
+    cities = datasets.image_cities(store, image_ids)
+    grid = torch.tensor(ingest.thresholds, dtype=torch.float32, device=run.device)
+    array = mask_arrays.open_array(store, ingest)
     pending = sum(min(ingest.block_size, len(image_ids) - b * ingest.block_size) for b in blocks)
-    with bar(total=pending, desc=f"ingest {record.model}", unit="img", disable=_quiet(options)) as progress:
+    quiet = None if run.options.progress is None else not run.options.progress
+    with bar(total=pending, desc=f"ingest {run.record.model}", unit="img", disable=quiet) as progress:
         for block in blocks:
             start = block * ingest.block_size
             ids = image_ids[start:start + ingest.block_size]
-            pixels, ok, failed = _load_block(store, ids, record.img_size, load_image_tensor)
+            pixels, ok, failed = _load_block(store, ids, run.record.img_size)
             summary.failures.extend(failed)
             cams_block = np.full((len(ids), ingest.cam_height, ingest.cam_width), np.nan, dtype=np.float32)
             parts: list[tuple[np.ndarray, np.ndarray, BlockCounts]] = []
-            seg_maps = load_segmentation(store, ingest.segmentation_id, ids[ok].tolist()) if ok.any() else None
+            seg_maps = (segmentations.load_segmentation(store, ingest.segmentation_id, ids[ok].tolist())
+                        if ok.any() else None)
             ok_ids = ids[ok]
-            for lo in range(0, len(ok_ids), options.batch_size):
-                hi = lo + options.batch_size
-                batch = normalize(pixels[lo:hi]).to(device).contiguous(memory_format=torch.channels_last)
-                targets = torch.tensor([city_index[cities[int(i)]] for i in ok_ids[lo:hi]], device=device)
+            for lo in range(0, len(ok_ids), run.options.batch_size):
+                hi = lo + run.options.batch_size
+                batch = normalize(pixels[lo:hi]).to(run.device).contiguous(memory_format=torch.channels_last)
+                targets = torch.tensor([city_index[cities[int(i)]] for i in ok_ids[lo:hi]], device=run.device)
                 if ingest.target == "predicted":
                     with torch.no_grad():
-                        targets = network(batch).argmax(1)
-                cams, logits = compute_cams(network, layer, batch, targets)
-                masks = upsample_cams(cams, (ingest.height, ingest.width))
-                classes = torch.as_tensor(seg_maps[lo:hi], device=device)
-                counts = count_block(masks, classes, grid)
+                        targets = run.network(batch).argmax(1)
+                cams, logits = compute_cams(run.network, run.layer, batch, targets)
+                full = upsample_cams(cams, (ingest.height, ingest.width))
+                classes = torch.as_tensor(seg_maps[lo:hi], device=run.device)
+                counts = count_block(full, classes, grid)
                 cams_block[np.flatnonzero(ok)[lo:hi]] = cams.cpu().numpy()
                 parts.append((targets.cpu().numpy(), logits.argmax(1).cpu().numpy(), counts))
                 progress.update(len(batch))
             progress.update(int((~ok).sum()))
             write_started = time.perf_counter()
-            summary.rows_written += _write_block(store, ingest, array, block, start, ids, ok, cams_block, parts)
+            summary.rows_written += _write_block(run, array, block, start, ids, ok, cams_block, parts)
             summary.write_seconds += time.perf_counter() - write_started
             summary.images += int(ok.sum())
 
 
-def _quiet(options: IngestOptions) -> bool | None:
-    return None if options.progress is None else not options.progress
-
-
-def _load_block(store, ids: np.ndarray, size: int, load_image_tensor):
+def _load_block(store, ids: np.ndarray, size: int):
     """Pixels of the block's images; an image that fails to load is skipped and reported."""
     try:
         return load_image_tensor(store, ids.tolist(), size), np.ones(len(ids), dtype=bool), []
@@ -280,46 +232,47 @@ def _load_block(store, ids: np.ndarray, size: int, load_image_tensor):
     return pixels, ok, failed
 
 
-def _write_block(store, ingest, array, block, start, ids, ok, cams_block, parts) -> int:
+def _write_block(run: IngestRun, array, block, start, ids, ok, cams_block, parts) -> int:
     """The chunk first, then the rows and the block marker in one transaction."""
-    array[start:start + len(ids)] = cams_block
+    ingest = run.ingest
+    mask_arrays.write_chunk(array, start, cams_block)
     ok_ids = ids[ok]
     zarr_index = start + np.flatnonzero(ok)
     targets = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int16)
     preds = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int16)
-    images_frame = pa.table({
-        "ingest_id": pa.array(np.full(len(ok_ids), ingest.ingest_id, np.int32)),
-        "image_id": pa.array(ok_ids.astype(np.int32)),
-        "zarr_index": pa.array(zarr_index.astype(np.int32)),
-        "target_index": pa.array(targets.astype(np.int16)),
-        "pred_index": pa.array(preds.astype(np.int16)),
-        "area_pixels": _list_column(np.concatenate([p[2].area_pixels for p in parts]) if parts
-                                    else np.zeros((0, len(ingest.thresholds)), np.int32)),
-        "mask_sum": pa.array(np.concatenate([p[2].mask_sum for p in parts]) if parts else np.zeros(0)),
-    })
+    images_frame = pa.table(
+        {
+            "ingest_id": pa.array(np.full(len(ok_ids), ingest.ingest_id, np.int32)),
+            "image_id": pa.array(ok_ids.astype(np.int32)),
+            "zarr_index": pa.array(zarr_index.astype(np.int32)),
+            "target_index": pa.array(targets.astype(np.int16)),
+            "pred_index": pa.array(preds.astype(np.int16)),
+            "area_pixels": _list_column(
+                np.concatenate([p[2].area_pixels for p in parts])
+                if parts
+                else np.zeros((0, len(ingest.thresholds)), np.int32)
+            ),
+            "mask_sum": pa.array(np.concatenate([p[2].mask_sum for p in parts]) if parts else np.zeros(0)),
+        }
+    )
     counts_frames = []
     offset = 0
     for _, _, counts in parts:
         n_images = len(counts.mask_sum)
-        counts_frames.append(pa.table({
-            "ingest_id": pa.array(np.full(len(counts.object_id), ingest.ingest_id, np.int32)),
-            "image_id": pa.array(ok_ids[offset + counts.image_index].astype(np.int32)),
-            "object_id": pa.array(counts.object_id),
-            "n_pixels": pa.array(counts.n_pixels),
-            "soft_sum": pa.array(counts.soft_sum),
-            "m_pixels": _list_column(counts.m_pixels),
-        }))
+        counts_frames.append(
+            pa.table(
+                {
+                    "ingest_id": pa.array(np.full(len(counts.object_id), ingest.ingest_id, np.int32)),
+                    "image_id": pa.array(ok_ids[offset + counts.image_index].astype(np.int32)),
+                    "object_id": pa.array(counts.object_id),
+                    "n_pixels": pa.array(counts.n_pixels),
+                    "soft_sum": pa.array(counts.soft_sum),
+                    "m_pixels": _list_column(counts.m_pixels),
+                }
+            )
+        )
         offset += n_images
-    with store.transaction():
-        store.insert_df("mask_images", images_frame)
-        rows = len(images_frame)
-        for frame in counts_frames:
-            rows += store.insert_df("object_counts", frame)
-        store.insert_df("mask_blocks", pd.DataFrame({
-            "ingest_id": [ingest.ingest_id], "block": [block], "n_images": [int(ok.sum())],
-            "written_at": [pd.Timestamp.now()],
-        }))
-    return rows
+    return ingests.write_block(run.store, ingest.ingest_id, block, int(ok.sum()), images_frame, counts_frames)
 
 
 def _list_column(matrix: np.ndarray) -> pa.Array:

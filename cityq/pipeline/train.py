@@ -2,7 +2,7 @@
 
 One straight-line loop a reader can follow: cross-entropy, Adam (lr 1e-4, x0.1 every 10
 epochs), train on `train`, keep the epoch with the best `val` accuracy, evaluate it on `test`.
-Inputs are decoded and resized once (`images.load_image_tensor`) and held as uint8 on the
+Inputs are decoded and resized once (the store's image cache) and held as uint8 on the
 device; each batch is normalised there.
 
 Nothing is written until training has finished: then the checkpoint is saved under a
@@ -14,12 +14,10 @@ row is an orphan that the next run of that name replaces.
 from __future__ import annotations
 
 import copy
-import glob
 import json
 import re
-import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,46 +27,48 @@ import torch.nn.functional as F
 
 from cityq.device import resolve_device, resolve_precision
 from cityq.errors import CityqError
+from cityq.imaging import normalize
 from cityq.models.checkpoint import load_into, read_checkpoint, save_checkpoint
 from cityq.models.registry import create_model, get_arch
 from cityq.pipeline.augment import augment as augment_batch
-from cityq.pipeline.images import load_image_tensor, normalize
 from cityq.pipeline.train_config import TrainConfig
+from cityq.store import datasets
+from cityq.store import models as model_rows
+from cityq.store.image_cache import load_image_tensor
+from cityq.store.version import code_version
 
 MIN_IMAGES_PER_CITY = 5  # fewer cannot fill three splits and still say anything
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 SPLITS = ("train", "val", "test")
 
 
-def remove_orphan_checkpoints(store, name: str) -> None:
-    """Checkpoint files of `name` that no `models` row names: left by a run killed between
-    saving the weights and committing its rows (each run writes its own file, so a crash
-    during a --force retrain never leaves the old rows pointing at new weights)."""
-    rows = store.con.execute("SELECT checkpoint FROM models WHERE model = $m", {"m": name}).fetchall()
-    keep = {store.path / r[0] for r in rows}
-    for file in store.checkpoints_dir.glob(f"{glob.escape(name)}.run*.pt"):
-        if file not in keep:
-            file.unlink(missing_ok=True)
+@dataclass(frozen=True)
+class TrainResult:
+    model: str
+    already_done: bool = False  # the store had it and --force was not given: nothing was trained
+    source: str = "trained"
+    best_epoch: int | None = None
+    val_accuracy: float | None = None
+    test_accuracy: float | None = None
+    train_seconds: float = 0.0
 
 
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+@dataclass(frozen=True)
+class ImportOptions:
+    """`cityq model import`: weights trained elsewhere, and what they predict."""
 
-
-def _dataset_cities(store, dataset: str) -> list[str]:
-    rows = store.con.execute("SELECT cities FROM datasets WHERE dataset = $d", {"d": dataset}).fetchall()
-    if not rows:
-        known = [r[0] for r in store.con.execute("SELECT dataset FROM datasets ORDER BY 1").fetchall()]
-        listed = f"known: {', '.join(known)}" if known else "the store has none yet"
-        raise CityqError(f"dataset {dataset!r} is not in the store ({listed}); add it with `cityq dataset add ROOT --name {dataset}`")
-    return list(rows[0][0])
+    arch: str
+    checkpoint: Path  # a plain state_dict or a cityq checkpoint
+    name: str
+    dataset: str  # whose cities (sorted) the outputs are
+    img_size: int | None = None  # None: from a cityq checkpoint's config, else 224
+    device: str = "auto"  # for the test-split evaluation
+    force: bool = False  # replace a model of that name
 
 
 def _split_frame(store, dataset: str, cities: list[str]) -> pd.DataFrame:
     """image_id, city, split, label (index into cities), checked for enough images everywhere."""
-    frame = store.fetch_df(
-        "SELECT image_id, city, split FROM images WHERE dataset = $d ORDER BY image_id", {"d": dataset}
-    )
+    frame = datasets.dataset_images(store, dataset)
     counts = frame.groupby(["city", "split"]).size()
     for city in cities:
         total = int(counts.get(city, pd.Series(dtype=int)).sum()) if city in counts.index.get_level_values(0) else 0
@@ -91,11 +91,6 @@ def _checked_name(name: str) -> str:
     if not MODEL_NAME.match(name):
         raise CityqError(f"bad model name {name!r}: use letters, digits, '.', '_' and '-'")
     return name
-
-
-def _existing_model(store, name: str):
-    rows = store.con.execute("SELECT source, test_accuracy FROM models WHERE model = $m", {"m": name}).fetchall()
-    return rows[0] if rows else None
 
 
 def _batches(n: int, batch_size: int, generator: torch.Generator | None = None):
@@ -128,58 +123,24 @@ def _prediction_rows(name: str, image_ids, labels: torch.Tensor, probs: torch.Te
     })
 
 
-def _write_model(store, row: dict, epochs: pd.DataFrame | None, predictions: pd.DataFrame, replace: bool) -> None:
-    """All rows of one model in one transaction (replacing an older model of that name)."""
-    with store.transaction():
-        if replace:
-            for table in ("models", "epochs", "predictions"):
-                store.con.execute(f"DELETE FROM {table} WHERE model = $m", {"m": row["model"]})
-        store.insert_df("models", pd.DataFrame([row]))
-        if epochs is not None:
-            store.insert_df("epochs", epochs)
-        store.insert_df("predictions", predictions)
-    # The replaced model's file, and any left by killed runs of this name.
-    remove_orphan_checkpoints(store, row["model"])
-
-
-def train_model(
-    store,
-    dataset: str,
-    arch: str,
-    seed: int = 0,
-    epochs: int = TrainConfig.epochs,
-    img_size: int = TrainConfig.img_size,
-    batch_size: int = TrainConfig.batch_size,
-    lr: float = TrainConfig.lr,
-    lr_step: int = TrainConfig.lr_step,
-    lr_gamma: float = TrainConfig.lr_gamma,
-    device: str = "auto",
-    name: str | None = None,
-    progress: bool = True,
-    force: bool = False,
-    num_threads: int | None = None,
-    augment: bool = TrainConfig.augment,
-    precision: str = TrainConfig.precision,
-) -> str:
-    """Train `arch` on `dataset` and record it in the store; returns the model name."""
-    config = TrainConfig(dataset=dataset, arch=arch, seed=seed, epochs=epochs, lr=lr, lr_step=lr_step,
-                         lr_gamma=lr_gamma, img_size=img_size, batch_size=batch_size, device=device,
-                         num_threads=num_threads, name=name, augment=augment, precision=precision)
-    get_arch(arch)  # unknown arch: the error lists the known ones
+def train_model(store, config: TrainConfig, *, force: bool = False, progress: bool | None = True) -> TrainResult:
+    """Train `config.arch` on `config.dataset` and record it in the store."""
+    get_arch(config.arch)  # unknown arch: the error lists the known ones
     name = _checked_name(config.model_name)
-    if epochs < 1 or batch_size < 1 or not 16 <= img_size <= 1024 or lr <= 0 or lr_step < 1:
+    if (config.epochs < 1 or config.batch_size < 1 or not 16 <= config.img_size <= 1024 or config.lr <= 0
+            or config.lr_step < 1):
         raise CityqError("need --epochs >= 1, --batch-size >= 1, 16 <= --img-size <= 1024, --lr > 0, lr step >= 1")
-    cities = _dataset_cities(store, dataset)
-    frame = _split_frame(store, dataset, cities)
-    dev = resolve_device(device)
-    precision = resolve_precision(precision, dev)
-    existing = _existing_model(store, name)
+    cities = datasets.dataset_cities(store, config.dataset)
+    frame = _split_frame(store, config.dataset, cities)
+    dev = resolve_device(config.device)
+    precision = resolve_precision(config.precision, dev)
+    existing = model_rows.existing_model(store, name)
     if existing is not None and not force:
-        _say(f"model {name!r} is already in the store ({existing[0]}, test accuracy {existing[1]:.4f}); "
-             "nothing to do (--force retrains it)")
-        return name
-    if num_threads:
-        torch.set_num_threads(num_threads)
+        return TrainResult(model=name, already_done=True, source=existing[0], test_accuracy=existing[1])
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    arch, dataset, img_size, seed = config.arch, config.dataset, config.img_size, config.seed
+    epochs, batch_size, lr = config.epochs, config.batch_size, config.lr
 
     resolved = {**asdict(config), "name": name, "device": str(dev), "precision": precision, "cities": cities,
                 "optimizer": "adam", "loss": "cross_entropy", "num_threads": torch.get_num_threads()}
@@ -195,7 +156,7 @@ def train_model(
         model = create_model(arch, len(cities)).to(dev, memory_format=torch.channels_last)
         # fused Adam: one kernel over all parameters; 4-5x faster than foreach on VGG11's 129M weights.
         optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
-        schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=lr_step, gamma=lr_gamma)
+        schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
         shuffle = torch.Generator().manual_seed(seed)
 
         train_x, train_y = pixels[part["train"]], labels[part["train"]]
@@ -245,14 +206,9 @@ def train_model(
         model.load_state_dict(best[2])
         test_ids = frame["image_id"].to_numpy()[part["test"].cpu().numpy()]
         test_loss, test_acc, test_probs = evaluate(model, pixels[part["test"]], labels[part["test"]], batch_size * 2)
-        _say(f"{name}: best epoch {best[1]}, val accuracy {best[0][0]:.4f}, test accuracy {test_acc:.4f} "
-             f"({train_seconds:.1f} s training)")
-
-        checkpoint_file = store.checkpoints_dir / f"{name}.run{run_id}.pt"
+        checkpoint_file = model_rows.checkpoint_file(store, name, run_id)
         checkpoint = checkpoint_file.relative_to(store.path).as_posix()
         save_checkpoint(checkpoint_file, model, arch, len(cities), resolved)
-        from cityq.store import code_version
-
         row = {
             "model": name, "arch": arch, "seed": seed, "dataset": dataset, "cities": cities,
             "img_size": img_size, "source": "trained", "config": json.dumps(resolved),
@@ -265,32 +221,32 @@ def train_model(
             "test_accuracy": test_acc, "checkpoint": checkpoint, "code_version": code_version(),
             "created_at": store.now(),
         }
-        _write_model(store, row, pd.DataFrame(epoch_rows),
-                     _prediction_rows(name, test_ids, labels[part["test"]], test_probs), replace=existing is not None)
-    return name
+        model_rows.write_model(store, row, pd.DataFrame(epoch_rows),
+                               _prediction_rows(name, test_ids, labels[part["test"]], test_probs),
+                               replace=existing is not None)
+    return TrainResult(model=name, best_epoch=best[1], val_accuracy=best[0][0], test_accuracy=test_acc,
+                       train_seconds=train_seconds)
 
 
-def import_model(
-    store, arch: str, checkpoint: str | Path, name: str, dataset: str,
-    img_size: int | None = None, device: str = "auto", force: bool = False,
-) -> str:
+def import_model(store, options: ImportOptions) -> TrainResult:
     """Bring in a model trained elsewhere (a plain state_dict or a cityq checkpoint), evaluate it on
     the dataset's test split and record it; the weights are copied into the store."""
+    arch, checkpoint, dataset = options.arch, Path(options.checkpoint), options.dataset
     get_arch(arch)
-    name = _checked_name(name)
-    cities = _dataset_cities(store, dataset)
-    state, meta = read_checkpoint(Path(checkpoint))
+    name = _checked_name(options.name)
+    cities = datasets.dataset_cities(store, dataset)
+    state, meta = read_checkpoint(checkpoint)
     if meta and meta.get("arch") not in (None, arch):
         raise CityqError(f"{checkpoint} is a {meta['arch']} checkpoint, not {arch}; pass --arch {meta['arch']}")
     model = create_model(arch, len(cities))
     load_into(model, state, arch, source=str(checkpoint))
-    img_size = img_size or int(meta.get("config", {}).get("img_size", 224))
-    existing = _existing_model(store, name)
-    if existing is not None and not force:
+    img_size = options.img_size or int(meta.get("config", {}).get("img_size", 224))
+    existing = model_rows.existing_model(store, name)
+    if existing is not None and not options.force:
         raise CityqError(f"model {name!r} is already in the store; choose another --name or pass --force")
     frame = _split_frame(store, dataset, cities)
-    dev = resolve_device(device)
-    resolved = {"arch": arch, "dataset": dataset, "img_size": img_size, "source_file": str(Path(checkpoint).resolve()),
+    dev = resolve_device(options.device)
+    resolved = {"arch": arch, "dataset": dataset, "img_size": img_size, "source_file": str(checkpoint.resolve()),
                 "cities": cities, "imported_config": meta.get("config")}
     with store.run("model import", subject=name, config=resolved) as run_id:
         test = frame[frame["split"] == "test"]
@@ -298,22 +254,15 @@ def import_model(
         labels = torch.as_tensor(test["label"].to_numpy().copy(), device=dev)
         model = model.to(dev)
         _, test_acc, probs = evaluate(model, pixels, labels, 64)
-        path_file = store.checkpoints_dir / f"{name}.run{run_id}.pt"
+        path_file = model_rows.checkpoint_file(store, name, run_id)
         path = path_file.relative_to(store.path).as_posix()
         save_checkpoint(path_file, model, arch, len(cities), resolved)
-        from cityq.store import code_version
-
         row = {
             "model": name, "arch": arch, "seed": None, "dataset": dataset, "cities": cities, "img_size": img_size,
             "source": "imported", "config": json.dumps(resolved, default=str),
             "metrics": json.dumps({"n_test": len(test)}), "test_accuracy": test_acc, "checkpoint": path,
             "code_version": code_version(), "created_at": store.now(),
         }
-        _write_model(store, row, None, _prediction_rows(name, test["image_id"], labels, probs), replace=existing is not None)
-    return name
-
-
-def list_models(store) -> pd.DataFrame:
-    return store.fetch_df(
-        "SELECT model AS name, arch, seed, dataset, img_size, source, test_accuracy FROM models ORDER BY model"
-    )
+        model_rows.write_model(store, row, None, _prediction_rows(name, test["image_id"], labels, probs),
+                               replace=existing is not None)
+    return TrainResult(model=name, source="imported", test_accuracy=test_acc)

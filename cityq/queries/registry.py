@@ -1,8 +1,9 @@
 """The named-query registry: every `cityq/queries/sql/*.sql` file, by name.
 
-Each query is also installed as a DuckDB table macro on every connection a Store opens, so
-ad-hoc SQL can call it: `SELECT * FROM rpc_by_city(threshold := 0.5)`. Running a named query
-is exactly calling its macro with bound parameters, so the CLI, Python and ad-hoc SQL agree.
+Each query is also a DuckDB table macro stored in the store's file (cityq.store.macros), so
+ad-hoc SQL and any DuckDB client can call it: `SELECT * FROM rpc_by_city(threshold := 0.5)`.
+Running a named query is exactly calling its macro with bound parameters, so the CLI, Python
+and ad-hoc SQL agree. A few files are scalar macros that the queries share (`-- kind: scalar`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from importlib import resources
 from typing import Any
 
 import duckdb
-import pandas as pd
 
 from cityq.errors import CityqError
 from cityq.queries.header import Param, parse
@@ -33,6 +33,7 @@ class NamedQuery:
     params: tuple[Param, ...]
     body: str
     file: str
+    kind: str = "table"  # 'table': a named query; 'scalar': an expression macro the queries share
 
     @property
     def macro(self) -> str:
@@ -43,8 +44,9 @@ class NamedQuery:
         return next((p for p in self.params if p.name == name), None)
 
     def create_macro_sql(self) -> str:
-        signature = ", ".join(f"{p.name} := {p.default}" for p in self.params)
-        return f"CREATE OR REPLACE TEMP MACRO {self.macro}({signature}) AS TABLE\n{self.body}"
+        signature = ", ".join(f"{p.name} := {p.default}" if p.default else p.name for p in self.params)
+        table = "TABLE\n" if self.kind == "table" else ""
+        return f"CREATE OR REPLACE MACRO {self.macro}({signature}) AS {table}{self.body}"
 
 
 @functools.cache
@@ -55,7 +57,8 @@ def _load() -> tuple[NamedQuery, ...]:
         if not entry.name.endswith(".sql"):
             continue
         header = parse(entry.read_text(), entry.name)
-        queries.append(NamedQuery(header.name, header.description, header.params, header.body, entry.name))
+        queries.append(NamedQuery(header.name, header.description, header.params, header.body, entry.name,
+                                  header.kind))
     seen: dict[str, str] = {}
     for q in queries:
         key = normalise(q.name)
@@ -66,8 +69,8 @@ def _load() -> tuple[NamedQuery, ...]:
 
 
 def _callees_first(queries: list[NamedQuery]) -> list[NamedQuery]:
-    """The queries ordered so that each comes after the macros it calls: DuckDB binds a macro's
-    body when the macro is created, so a callee must exist by then."""
+    """The queries ordered so that each comes after the macros it calls (the order `cityq query
+    --list` and the docs show them in; also a check that no query calls itself)."""
     by_macro = {q.macro: q for q in queries}
     ordered: list[NamedQuery] = []
     visiting: set[str] = set()
@@ -89,27 +92,25 @@ def _callees_first(queries: list[NamedQuery]) -> list[NamedQuery]:
     return ordered
 
 
-def list_queries() -> tuple[NamedQuery, ...]:
+def all_macros() -> tuple[NamedQuery, ...]:
+    """Every macro a store holds: the named queries and the scalar macros they share."""
     return _load()
+
+
+def list_queries() -> tuple[NamedQuery, ...]:
+    """The named queries (table macros), callees first."""
+    return tuple(q for q in _load() if q.kind == "table")
 
 
 def find_query(name: str) -> NamedQuery:
     wanted = normalise(name)
-    for query in _load():
+    for query in list_queries():
         if normalise(query.name) == wanted or query.macro == name:
             return query
-    names = [q.name for q in _load()]
+    names = [q.name for q in list_queries()]
     close = difflib.get_close_matches(name.lower(), names, n=3, cutoff=0.4)
     hint = f" Did you mean: {', '.join(repr(c) for c in close)}?" if close else ""
     raise CityqError(f"unknown query {name!r}.{hint} `cityq query --list` shows them all.")
-
-
-def install_macros(con: duckdb.DuckDBPyConnection) -> None:
-    for query in _load():
-        try:
-            con.execute(query.create_macro_sql())
-        except duckdb.Error as exc:  # a broken shipped query is a bug, say which file
-            raise RuntimeError(f"named query {query.file} does not compile: {exc}") from exc
 
 
 def coerce(value: Any) -> Any:
@@ -129,7 +130,8 @@ def coerce(value: Any) -> Any:
     return value
 
 
-def run_named(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> pd.DataFrame:
+def run_named(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]):
+    """The rows of a named query as a pandas DataFrame."""
     query = find_query(name)
     unknown = [k for k in params if query.param(k) is None]
     if unknown:

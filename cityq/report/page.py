@@ -139,21 +139,9 @@ def _summary(store) -> str:
 
 
 def _provenance(store) -> str:
-    runs = store.fetch_df(
-        "SELECT run_id, stage, subject, status, code_version, started_at, ended_at, config, message "
-        "FROM runs ORDER BY run_id")
-    models = store.fetch_df(
-        "SELECT model, arch, seed, dataset, img_size, source, test_accuracy, code_version, created_at, config "
-        "FROM models ORDER BY model")
-    ingests = store.fetch_df(
-        "SELECT g.ingest_id, g.model, g.split, g.target, s.segmenter, g.height, g.width, g.thresholds, "
-        "g.n_images, g.status, g.config FROM ingests g JOIN segmentations s USING (segmentation_id) "
-        "ORDER BY g.ingest_id")
-    return (
-        "<h3>Stage runs (resolved configs and code versions)</h3>" + _table(runs)
-        + "<h3>Models</h3>" + _table(models)
-        + "<h3>Ingests (threshold grids)</h3>" + _table(ingests)
-    )
+    from cityq.store.summary import provenance
+
+    return "".join(f"<h3>{_e(title)}</h3>" + _table(frame) for title, frame in provenance(store).items())
 
 
 def _versions() -> str:
@@ -178,7 +166,8 @@ def _page(store, parts, figures, specs, bundle: str) -> str:
     figure_html = []
     for title, uri, note in figures:
         figure_html.append(f"<h3>{_e(title)}</h3>")
-        figure_html.append(f'<img class="figure" alt="{_e(title)}" src="{uri}">' if uri else f'<p class="note">{_e(note)}</p>')
+        figure_html.append(
+            f'<img class="figure" alt="{_e(title)}" src="{uri}">' if uri else f'<p class="note">{_e(note)}</p>')
     embeds = _script_json([[div, spec] for div, spec in specs])
     body = "".join(parts)
     safe_bundle = script_safe(bundle)

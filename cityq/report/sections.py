@@ -13,7 +13,7 @@ def top_objects_table(frame: pd.DataFrame) -> pd.DataFrame:
     rows = frame.sort_values(["model", "city", "rank"]).groupby(["model", "city"], sort=False)
     return pd.DataFrame(
         [{"model": model, "city": city,
-          "top objects (lift)": ", ".join(f"{o} ({l:.2f})" for o, l in zip(group.object, group.lift))}
+          "top objects (lift)": ", ".join(f"{o} ({lift:.2f})" for o, lift in zip(group.object, group.lift))}
          for (model, city), group in rows]
     )
 

@@ -4,6 +4,8 @@ Kinds are registered by name in `registry.py`; importing this package registers 
 kinds (`labels`, `mit-semseg`, `segformer`, `trained`).
 """
 
+# Registration happens on import; the heavy imports (transformers) stay inside the loaders.
+from cityq.segmenters import labels, mit_semseg, segformer, small_net  # noqa: E402,F401
 from cityq.segmenters.registry import (
     ImageBatch,
     Segmenter,
@@ -12,9 +14,6 @@ from cityq.segmenters.registry import (
     register_segmenter,
     segmenter_kinds,
 )
-
-# Registration happens on import; the heavy imports (transformers) stay inside the loaders.
-from cityq.segmenters import labels, mit_semseg, segformer, small_net  # noqa: E402,F401
 
 __all__ = [
     "ImageBatch",

@@ -25,6 +25,7 @@ from PIL import Image
 from torch import nn
 
 from cityq.errors import CityqError
+from cityq.objects import N_CLASSES
 from cityq.segmenters.mit_decoders import DECODERS, build_decoder
 from cityq.segmenters.mit_encoders import RESNET_DEPTHS, ResnetEncoder
 from cityq.segmenters.registry import (
@@ -34,7 +35,6 @@ from cityq.segmenters.registry import (
     check_class_count,
     register_segmenter,
 )
-from cityq.objects import N_CLASSES
 
 # Their multi-scale test sizes (config DATASET.imgSizes) and long-side cap (imgMaxSize).
 PAPER_SCALES = (300, 375, 450, 525, 600)
@@ -51,7 +51,9 @@ CLASSIFIER_KEYS = {
     "upernet": "conv_last.1.weight",
     "upernet_lite": "conv_last.1.weight",
 }
-_ARCH_RE = re.compile(rf"({'|'.join(sorted(ENCODERS, key=len, reverse=True))})-({'|'.join(sorted(DECODERS, key=len, reverse=True))})")
+_ARCH_RE = re.compile(
+    rf"({'|'.join(sorted(ENCODERS, key=len, reverse=True))})-({'|'.join(sorted(DECODERS, key=len, reverse=True))})"
+)
 
 
 def parse_arch(arch: str | None, folder: Path) -> tuple[str, str]:
@@ -77,15 +79,23 @@ def find_checkpoint(folder: Path, epoch: int | None) -> tuple[int, Path, Path]:
     """(epoch, encoder file, decoder file): the highest epoch, or the one asked for."""
     if not folder.is_dir():
         raise CityqError(f"mit-semseg checkpoint folder {folder} does not exist.")
-    epochs = sorted(int(m.group(1)) for p in folder.iterdir() if (m := re.fullmatch(r"encoder_epoch_(\d+)\.pth", p.name)))
+    epochs = sorted(
+        int(m.group(1)) for p in folder.iterdir() if (m := re.fullmatch(r"encoder_epoch_(\d+)\.pth", p.name))
+    )
     if epoch is None:
         if not epochs:
-            raise CityqError(f"{folder} has no encoder_epoch_N.pth; a mit-semseg folder holds encoder_epoch_N.pth and decoder_epoch_N.pth.")
+            raise CityqError(
+                f"{folder} has no encoder_epoch_N.pth; a mit-semseg folder holds encoder_epoch_N.pth and "
+                "decoder_epoch_N.pth."
+            )
         epoch = epochs[-1]
     encoder, decoder = folder / f"encoder_epoch_{epoch}.pth", folder / f"decoder_epoch_{epoch}.pth"
     for p in (encoder, decoder):
         if not p.is_file():
-            raise CityqError(f"mit-semseg checkpoint folder {folder} has no {p.name}; it needs encoder_epoch_N.pth and decoder_epoch_N.pth.")
+            raise CityqError(
+                f"mit-semseg checkpoint folder {folder} has no {p.name}; it needs encoder_epoch_N.pth and "
+                "decoder_epoch_N.pth."
+            )
     return epoch, encoder, decoder
 
 
@@ -141,7 +151,9 @@ def input_size(height: int, width: int, short_side: int | None, max_size: int, p
 
 
 class MitSemsegSegmenter(ScoreSegmenter):
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, padding: int, scales, device: torch.device, config: dict):
+    def __init__(
+        self, encoder: nn.Module, decoder: nn.Module, padding: int, scales, device: torch.device, config: dict
+    ):
         self.encoder = encoder.to(device).eval()
         self.decoder = decoder.to(device).eval()
         self.padding = padding
@@ -188,7 +200,9 @@ def build_mit_semseg(encoder_name: str, decoder_name: str, num_class: int = N_CL
 def load_mit_semseg(record: SegmenterRecord, store_root: Path | None, device: torch.device) -> MitSemsegSegmenter:
     folder = record.resolved_path(store_root)
     if folder is None:
-        raise CityqError("a mit-semseg segmenter needs --path, the folder with encoder_epoch_N.pth and decoder_epoch_N.pth.")
+        raise CityqError(
+            "a mit-semseg segmenter needs --path, the folder with encoder_epoch_N.pth and decoder_epoch_N.pth."
+        )
     cfg = record.config or {}
     encoder_name, decoder_name = parse_arch(cfg.get("arch"), folder)
     arch = f"{encoder_name}-{decoder_name}"
@@ -201,7 +215,17 @@ def load_mit_semseg(record: SegmenterRecord, store_root: Path | None, device: to
     load_strict(encoder, encoder_state, encoder_file, arch)
     load_strict(decoder, decoder_state, decoder_file, arch)
     scales = cfg.get("scales")
-    scales = {None: None, "native": None, "paper": PAPER_SCALES}.get(scales, scales) if not isinstance(scales, list) else scales
+    scales = (
+        {None: None, "native": None, "paper": PAPER_SCALES}.get(scales, scales)
+        if not isinstance(scales, list)
+        else scales
+    )
     padding = 8 if encoder_name.endswith("dilated") else 32
-    resolved = {"arch": arch, "epoch": epoch, "scales": list(scales) if scales else "native", "padding": padding, "max_size": MAX_SIZE}
+    resolved = {
+        "arch": arch,
+        "epoch": epoch,
+        "scales": list(scales) if scales else "native",
+        "padding": padding,
+        "max_size": MAX_SIZE,
+    }
     return MitSemsegSegmenter(encoder, decoder, padding, scales, device, resolved)

@@ -43,7 +43,10 @@ class HuggingFaceSegmenter(ScoreSegmenter):
 def load_segformer(record: SegmenterRecord, store_root: Path | None, device: torch.device) -> HuggingFaceSegmenter:
     folder = record.resolved_path(store_root)
     if folder is None or not (folder / "config.json").is_file():
-        raise CityqError(f"{folder} is not a Hugging Face model folder (no config.json); pass --path to a local SegFormer/UperNet ADE20K folder.")
+        raise CityqError(
+            f"{folder} is not a Hugging Face model folder (no config.json); pass --path to a local "
+            "SegFormer/UperNet ADE20K folder."
+        )
     tf = _transformers()
     try:
         config = tf.AutoConfig.from_pretrained(folder, local_files_only=True)

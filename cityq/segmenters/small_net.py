@@ -89,7 +89,9 @@ def save_trained(path: Path, net: SmallUNet, config: dict) -> None:
 def load_trained(record: SegmenterRecord, store_root: Path | None, device: torch.device) -> TrainedSegmenter:
     path = record.resolved_path(store_root)
     if path is None or not path.is_file():
-        raise CityqError(f"the weights of segmenter {record.name!r} ({path}) are missing; retrain it with `cityq segmenter train`.")
+        raise CityqError(
+            f"the weights of segmenter {record.name!r} ({path}) are missing; retrain it with `cityq segmenter train`."
+        )
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
         config = saved["config"]

@@ -35,22 +35,23 @@ class SegmenterTrainConfig:
 
 
 def _load_split(store, dataset: str, split: str, size: int):
-    from cityq.pipeline.images import load_image_tensor
+    from cityq.store.image_cache import load_image_tensor
+    from cityq.store.segmenters import labelled_split
 
-    frame = store.fetch_df(
-        "SELECT i.image_id, i.labels_path, d.root FROM images i JOIN datasets d USING (dataset) "
-        "WHERE i.dataset = $dataset AND i.split = $split ORDER BY i.image_id",
-        {"dataset": dataset, "split": split},
-    )
+    frame = labelled_split(store, dataset, split)
     if not len(frame):
         raise CityqError(f"dataset {dataset!r} has no {split} images; add it with `cityq dataset add`.")
     if frame["labels_path"].isna().any():
-        raise CityqError(f"dataset {dataset!r} has images without label maps; `cityq segmenter train` needs labels for every image.")
+        raise CityqError(
+            f"dataset {dataset!r} has images without label maps; `cityq segmenter train` needs labels for every image."
+        )
     images = load_image_tensor(store, frame["image_id"].tolist(), size)
-    labels = np.stack([
-        np.asarray(Image.fromarray(read_label_map(Path(root) / p)).resize((size, size), Image.NEAREST))
-        for root, p in zip(frame["root"], frame["labels_path"])
-    ])
+    labels = np.stack(
+        [
+            np.asarray(Image.fromarray(read_label_map(Path(root) / p)).resize((size, size), Image.NEAREST))
+            for root, p in zip(frame["root"], frame["labels_path"])
+        ]
+    )
     return images, torch.from_numpy(labels)
 
 
@@ -69,16 +70,21 @@ def evaluate(pred: torch.Tensor, truth: torch.Tensor) -> dict:
 
 
 def train_segmenter(
-    store, dataset: str, name: str | None = None, config: SegmenterTrainConfig | None = None,
-    device: str = "auto", progress: bool = True,
+    store,
+    dataset: str,
+    name: str | None = None,
+    config: SegmenterTrainConfig | None = None,
+    device: str = "auto",
+    progress: bool = True,
 ) -> dict:
     """Train, evaluate on test, save the weights and add the `segmenters` row; returns the metrics."""
     from cityq.progress import bar
     from cityq.segmenters.catalog import register_trained
+    from cityq.store.segmenters import segmenter_row
 
     cfg = config or SegmenterTrainConfig()
     name = name or f"unet-{dataset}"
-    if len(store.fetch_df("SELECT 1 FROM segmenters WHERE segmenter = $n", {"n": name})):
+    if segmenter_row(store, name) is not None:
         raise CityqError(f"a segmenter named {name!r} exists already; choose another --name.")
     dev = resolve_device(device)
     torch.manual_seed(cfg.seed)
@@ -91,10 +97,13 @@ def train_segmenter(
         net = SmallUNet(len(classes), cfg.width).to(dev)
         opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
         sched = torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=cfg.lr, total_steps=cfg.epochs * -(-len(train_x) // cfg.batch_size))
+            opt, max_lr=cfg.lr, total_steps=cfg.epochs * -(-len(train_x) // cfg.batch_size)
+        )
         gen = torch.Generator().manual_seed(cfg.seed)
         started, history = time.perf_counter(), []
-        for epoch in bar(range(cfg.epochs), desc=f"train segmenter {name}", unit="epoch", disable=None if progress else True):
+        for epoch in bar(
+            range(cfg.epochs), desc=f"train segmenter {name}", unit="epoch", disable=None if progress else True
+        ):
             net.train()
             order, total = torch.randperm(len(train_x), generator=gen), 0.0
             for start in range(0, len(order), cfg.batch_size):
@@ -117,12 +126,21 @@ def train_segmenter(
         net.eval()
         lookup = torch.tensor(classes, dtype=torch.uint8, device=dev)
         with torch.no_grad():
-            preds = torch.cat([lookup[net(normalize(test_x[i : i + 64].to(dev))).argmax(1)].cpu()
-                               for i in range(0, len(test_x), 64)])
+            preds = torch.cat(
+                [lookup[net(normalize(test_x[i : i + 64].to(dev))).argmax(1)].cpu() for i in range(0, len(test_x), 64)]
+            )
         metrics = evaluate(preds, test_y)
-        metrics.update({"epochs_run": len(history), "train_loss": history, "seconds": round(seconds, 2),
-                        "n_train": len(train_x), "n_test": len(test_x), "dataset": dataset,
-                        "evaluated_at": f"{cfg.input_size}x{cfg.input_size}"})
+        metrics.update(
+            {
+                "epochs_run": len(history),
+                "train_loss": history,
+                "seconds": round(seconds, 2),
+                "n_train": len(train_x),
+                "n_test": len(test_x),
+                "dataset": dataset,
+                "evaluated_at": f"{cfg.input_size}x{cfg.input_size}",
+            }
+        )
         model_config = {"classes": classes, "input_size": cfg.input_size, "width": cfg.width, "train": asdict(cfg)}
         relative = Path("checkpoints") / f"segmenter-{name}.pt"
         save_trained(store.path / relative, net.cpu(), model_config)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cityq.store import Store
+from cityq.store.core import Store
 
 
 def _disk_size(store: Store) -> int:
@@ -39,4 +39,22 @@ def summarise(store: Store) -> dict[str, pd.DataFrame]:
             "SELECT stage, status, count(*) AS runs, max(ended_at) AS last_ended "
             "FROM runs GROUP BY ALL ORDER BY ALL"
         ),
+    }
+
+
+def provenance(store: Store) -> dict[str, pd.DataFrame]:
+    """How everything was made: stage runs with their resolved configs and code versions, the
+    models, the ingests with their threshold grids (the report's last section)."""
+    sql = store.fetch_df
+    return {
+        "Stage runs (resolved configs and code versions)": sql(
+            "SELECT run_id, stage, subject, status, code_version, started_at, ended_at, config, message "
+            "FROM runs ORDER BY run_id"),
+        "Models": sql(
+            "SELECT model, arch, seed, dataset, img_size, source, test_accuracy, code_version, created_at, config "
+            "FROM models ORDER BY model"),
+        "Ingests (threshold grids)": sql(
+            "SELECT g.ingest_id, g.model, g.split, g.target, s.segmenter, g.height, g.width, g.thresholds, "
+            "g.n_images, g.status, g.config FROM ingests g JOIN segmentations s USING (segmentation_id) "
+            "ORDER BY g.ingest_id"),
     }

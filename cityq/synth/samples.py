@@ -15,7 +15,6 @@ from cityq.objects import N_CLASSES, object_name
 from cityq.synth.scene import render_place_view
 from cityq.synth.spec import Spec, load_spec
 
-
 # Classes the scenes always show get familiar colours; planted ones loud, distinct ones.
 FIXED = {"building": (150, 110, 90), "sky": (150, 200, 240), "road": (110, 110, 120), "sidewalk": (230, 190, 230),
          "windowpane": (60, 90, 200), "door": (250, 230, 80), "tree": (50, 160, 60), "car": (0, 0, 140),
@@ -29,15 +28,24 @@ def label_colours() -> np.ndarray:
 
     from cityq.objects import object_index
 
-    table = np.array([[int(255 * v) for v in colorsys.hsv_to_rgb((i * 0.618034) % 1.0, 0.65 + 0.35 * (i % 2), 0.95 - 0.3 * (i % 3 == 0))]
-                      for i in range(N_CLASSES)], np.uint8)
+    table = np.array(
+        [
+            [
+                int(255 * v)
+                for v in colorsys.hsv_to_rgb((i * 0.618034) % 1.0, 0.65 + 0.35 * (i % 2), 0.95 - 0.3 * (i % 3 == 0))
+            ]
+            for i in range(N_CLASSES)
+        ],
+        np.uint8,
+    )
     for name, rgb in FIXED.items():
         table[object_index(name)] = rgb
     return table
 
 
-def samples_figure(path: str | Path, spec: Spec | str | Path | None = None, per_city: int = 3,
-                   size: int = 160, seed: int = 0) -> Path:
+def samples_figure(
+    path: str | Path, spec: Spec | str | Path | None = None, per_city: int = 3, size: int = 160, seed: int = 0
+) -> Path:
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
     colours, gap, legend_w, title_h = label_colours(), 6, 150, 18
     rows, present = [], set()

@@ -121,7 +121,8 @@ def _city(name: str, entry: dict, source: str) -> City:
     planted_raw = entry.get("planted", [])
     if not planted_raw:
         raise CityqError(f"{where} has no planted objects; add at least one [[cities.{name}.planted]]")
-    planted = tuple(_planted(i, p, f"[[cities.{name}.planted]] #{i + 1} of {source}") for i, p in enumerate(planted_raw))
+    planted = tuple(_planted(i, p, f"[[cities.{name}.planted]] #{i + 1} of {source}")
+                    for i, p in enumerate(planted_raw))
     names = [p.name for p in planted]
     if len(set(names)) != len(names):
         raise CityqError(f"{where} plants the same object twice; list each planted object once")
@@ -132,13 +133,15 @@ def _city(name: str, entry: dict, source: str) -> City:
 def _planted(i: int, entry: dict, where: str) -> PlantedObject:
     _keys(entry, {"object", "where", "weight", "extra_probability", "count", "area"}, where)
     if "object" not in entry:
-        raise CityqError(f"{where} needs object = \"<ADE20K class>\"")
+        raise CityqError(f'{where} needs object = "<ADE20K class>"')
     canonical = _drawable(entry["object"], where)
     drawer = get_drawer(canonical)
     place = entry.get("where", drawer.wheres[0])
     if place not in drawer.wheres:
-        raise CityqError(f"{where}: {canonical} cannot be drawn at where={place!r}; it supports {', '.join(drawer.wheres)}"
-                         f" (known places: {', '.join(WHERES)})")
+        raise CityqError(
+            f"{where}: {canonical} cannot be drawn at where={place!r}; it supports {', '.join(drawer.wheres)}"
+            f" (known places: {', '.join(WHERES)})"
+        )
     return PlantedObject(
         name=canonical,
         where=place,
@@ -155,13 +158,17 @@ def _check_disjoint(shared, cities, source) -> None:
     for city in cities:
         for p in city.planted:
             if p.name in shared_names:
-                raise CityqError(f"{p.name} is both shared and planted in {city.name} ({source}); "
-                                 "a planted object must appear in its own city only")
+                raise CityqError(
+                    f"{p.name} is both shared and planted in {city.name} ({source}); "
+                    "a planted object must appear in its own city only"
+                )
             if p.name in BACKGROUND:
                 raise CityqError(f"{p.name} is part of every scene's background and cannot be planted ({source})")
             if p.name in owner:
-                raise CityqError(f"{p.name} is planted in both {owner[p.name]} and {city.name} ({source}); "
-                                 "plant each object in one city")
+                raise CityqError(
+                    f"{p.name} is planted in both {owner[p.name]} and {city.name} ({source}); "
+                    "plant each object in one city"
+                )
             owner[p.name] = city.name
 
 
@@ -189,14 +196,22 @@ def _number(value, what: str, source: str, lo: float, hi: float) -> float:
 
 
 def _range(value, what: str, lo: float, hi: float) -> tuple[float, float]:
-    if (not isinstance(value, list) or len(value) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value)
-            or not lo <= value[0] <= value[1] <= hi):
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value)
+        or not lo <= value[0] <= value[1] <= hi
+    ):
         raise CityqError(f"{what} must be [min, max] with {lo} <= min <= max <= {hi}, got {value!r}")
     return float(value[0]), float(value[1])
 
 
 def _int_range(value, what: str, low: int = 0) -> tuple[int, int]:
-    if (not isinstance(value, list) or len(value) != 2 or any(isinstance(v, bool) or not isinstance(v, int) for v in value)
-            or not low <= value[0] <= value[1] <= 50):
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or any(isinstance(v, bool) or not isinstance(v, int) for v in value)
+        or not low <= value[0] <= value[1] <= 50
+    ):
         raise CityqError(f"{what} must be [min, max] integers with {low} <= min <= max <= 50, got {value!r}")
     return int(value[0]), int(value[1])

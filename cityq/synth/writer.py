@@ -97,7 +97,9 @@ def generate_dataset(out_dir: str | Path, spec: Spec | str | Path | None = None,
         "seconds": round(seconds, 3),
         "images_per_s": round(len(results) / max(seconds, 1e-9), 1),
         "planted": _planted_stats(results),
-        "unplanted_images": {city: sum(1 for c, shown in results if c == city and not shown) for city in spec.city_names},
+        "unplanted_images": {
+            city: sum(1 for c, shown in results if c == city and not shown) for city in spec.city_names
+        },
     }
     (out_dir / "synth.json").write_text(json.dumps({"summary": summary, "spec": spec.to_dict()}, indent=1))
     return summary

@@ -10,13 +10,10 @@
 -- param split: 'test'  -- the split the ingest covers
 -- param target: 'true' -- Grad-CAM target of the ingest: 'true' or 'predicted'
 WITH pts AS (
-    SELECT g.model, e.ingest_id, e.method, e.image_id, im.city, e.x, e.y, e.pca
-    FROM embeddings e
-    JOIN ingests g ON g.ingest_id = e.ingest_id
-    JOIN images im ON im.image_id = e.image_id
-    WHERE g.split = split AND g.target = target
-      AND (model IS NULL OR g.model = model)
-      AND (method IS NULL OR e.method = method)
+    -- The points of `embedding`, with the PCA coordinates t-SNE started from.
+    SELECT p.model, p.ingest_id, p.method, p.image_id, p.city, p.x, p.y, e.pca
+    FROM embedding(model := model, method := method, split := split, target := target) p
+    JOIN embeddings e ON e.ingest_id = p.ingest_id AND e.method = p.method AND e.image_id = p.image_id
 ),
 -- The k nearest other images of each image, in each space (min_by keeps the k smallest).
 neighbours AS (
@@ -48,13 +45,13 @@ city_share AS (
     FROM (SELECT q.ingest_id, q.method, q.city, count(*) AS n FROM pts q GROUP BY ALL) p
     GROUP BY p.ingest_id, p.method
 )
-SELECT g.model, pr.method, pr.space, k AS k,
+SELECT m.model, pr.method, pr.space, k AS k,
        avg((pr.predicted_city = pr.city)::DOUBLE) AS accuracy,
        cs.chance,
        count(*) AS n_images,
        pr.ingest_id
 FROM predicted pr
-JOIN ingests g ON g.ingest_id = pr.ingest_id
+JOIN (SELECT DISTINCT q.ingest_id, q.model FROM pts q) m ON m.ingest_id = pr.ingest_id
 JOIN city_share cs ON cs.ingest_id = pr.ingest_id AND cs.method = pr.method
-GROUP BY g.model, pr.method, pr.space, pr.ingest_id, cs.chance
-ORDER BY g.model, pr.method, pr.space DESC
+GROUP BY m.model, pr.method, pr.space, pr.ingest_id, cs.chance
+ORDER BY m.model, pr.method, pr.space DESC

@@ -7,10 +7,8 @@
 -- param split: 'test'         -- the split the ingest covers
 -- param target: 'true'        -- Grad-CAM target of the ingest: 'true' or 'predicted'
 WITH ing AS (
-    SELECT g.ingest_id, g.model, s.segmenter, g.height * g.width AS hw, g.thresholds
-    FROM ingests g JOIN segmentations s ON s.segmentation_id = g.segmentation_id
-    WHERE g.status = 'done' AND g.split = split AND g.target = target
-      AND (model IS NULL OR g.model = model) AND (segmenter IS NULL OR s.segmenter = segmenter)
+    SELECT f.ingest_id, f.model, f.segmenter, f.hw, f.thresholds
+    FROM finished_ingests(model := model, segmenter := segmenter, split := split, target := target) f
 ),
 per_image AS (
     SELECT ing.ingest_id, im.city, unnest(mi.area_pixels) / ing.hw AS area_fraction,

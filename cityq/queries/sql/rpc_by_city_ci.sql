@@ -21,8 +21,7 @@ WITH est AS (
                      segmenter := segmenter, split := split, target := target) r
 ),
 ing AS (
-    SELECT g.ingest_id, g.height * g.width AS hw,
-           list_position(list_transform(g.thresholds, lambda v: round(v, 6)), round(threshold, 6)) AS t_pos
+    SELECT g.ingest_id, g.height * g.width AS hw, threshold_position(g.thresholds, threshold) AS t_pos
     FROM ingests g WHERE g.ingest_id IN (SELECT DISTINCT est.ingest_id FROM est)
 ),
 img AS (

@@ -9,12 +9,10 @@
 -- param target: 'true'        -- Grad-CAM target of the ingests: 'true' or 'predicted'
 -- param min_mean_pixels: NULL -- keep objects whose mean N with the true labels (zeros included) exceeds this; NULL = 100 at 224x224, scaled by area
 WITH ing AS (
-    SELECT g.ingest_id, g.model, s.segmenter, s.dataset, g.height, g.width,
-           list_position(list_transform(g.thresholds, lambda v: round(v, 6)), round(threshold, 6)) AS t_pos,
-           coalesce(min_mean_pixels, 100.0 * g.height * g.width / 50176) AS min_px
-    FROM ingests g JOIN segmentations s ON s.segmentation_id = g.segmentation_id
-    WHERE g.status = 'done' AND g.split = split AND g.target = target
-      AND (model IS NULL OR g.model = model)
+    SELECT f.ingest_id, f.model, f.segmenter, f.dataset, f.height, f.width,
+           threshold_position(f.thresholds, threshold) AS t_pos,
+           coalesce(min_mean_pixels, 100.0 * f.hw / 50176) AS min_px
+    FROM finished_ingests(model := model, split := split, target := target) f
 ),
 pairs AS (
     SELECT a.model, a.segmenter, a.ingest_id AS seg_ingest, b.ingest_id AS ref_ingest,

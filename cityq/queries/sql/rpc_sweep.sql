@@ -7,11 +7,9 @@
 -- param split: 'test'         -- the split the ingest covers
 -- param target: 'true'        -- Grad-CAM target of the ingest: 'true' or 'predicted'
 WITH ing AS (
-    SELECT g.ingest_id, g.model, s.segmenter, g.height * g.width AS hw, g.thresholds,
-           coalesce(min_mean_pixels, 100.0 * g.height * g.width / 50176) AS min_px
-    FROM ingests g JOIN segmentations s ON s.segmentation_id = g.segmentation_id
-    WHERE g.status = 'done' AND g.split = split AND g.target = target
-      AND (model IS NULL OR g.model = model) AND (segmenter IS NULL OR s.segmenter = segmenter)
+    SELECT f.ingest_id, f.model, f.segmenter, f.hw, f.thresholds,
+           coalesce(min_mean_pixels, 100.0 * f.hw / 50176) AS min_px
+    FROM finished_ingests(model := model, segmenter := segmenter, split := split, target := target) f
 ),
 img AS (
     SELECT ing.ingest_id, im.city, mi.image_id, mi.area_pixels

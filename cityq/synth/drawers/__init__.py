@@ -71,7 +71,17 @@ def list_drawers() -> list[str]:
 def _load_all() -> None:
     # Importing the modules registers their drawers.
     from cityq.synth.drawers import (  # noqa: F401
-        awning, bicycle, earth, fence, flag, people_cars, signboard, skyscraper, street_furniture, tree)
+        awning,
+        bicycle,
+        earth,
+        fence,
+        flag,
+        people_cars,
+        signboard,
+        skyscraper,
+        street_furniture,
+        tree,
+    )
 
 
 # -- placement helpers shared by drawers --------------------------------------------------

@@ -16,7 +16,9 @@ def plan_bicycle(ctx, rng: np.random.Generator, inst: Instance) -> list[Step]:
     X, z, side = sidewalk_spot(ctx, rng, z_lo=3.5)
     if inst.area:  # planted: parked along the road's edge, where they can be near the camera
         st = ctx.street
-        X = st.road_l + rng.uniform(0.5, 1.5) if side == "left" else st.road_r - rng.uniform(0.5, 1.5)  # wheels and frame fill about a fifth of the bounding box
+        X = (
+            st.road_l + rng.uniform(0.5, 1.5) if side == "left" else st.road_r - rng.uniform(0.5, 1.5)
+        )  # wheels and frame fill about a fifth of the bounding box
         z = depth_for_area(ctx, inst.area, 1.7 * scale, 1.05 * scale, 0.2)
         z_in = ctx.street.min_visible_z(X) * 1.1
         if z < z_in:  # too close to be in the picture: a bit bigger, as near as it can be

@@ -11,6 +11,7 @@ from cityq.synth.drawers import Instance, Step, drawer
 from cityq.synth.drawers.facade_space import facade_patch
 from cityq.synth.palettes import colour
 
+
 @drawer("fence", ("ground",))
 def plan_fence(ctx, rng: np.random.Generator, inst: Instance) -> list[Step]:
     st = ctx.street

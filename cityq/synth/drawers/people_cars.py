@@ -26,7 +26,9 @@ def plan_person(ctx, rng: np.random.Generator, inst: Instance) -> list[Step]:
         H = height * st.ppm(z)
         w = 0.09 * H
         for sign in (-1, 1):  # legs, slightly apart when walking
-            c.segment(xf + sign * 0.05 * H, yf - 0.47 * H, xf + sign * (0.05 + stride) * H, yf - w / 2, w, trousers, label)
+            c.segment(
+                xf + sign * 0.05 * H, yf - 0.47 * H, xf + sign * (0.05 + stride) * H, yf - w / 2, w, trousers, label
+            )
         c.rect(xf - 0.14 * H, yf - 0.8 * H, xf + 0.14 * H, yf - 0.44 * H, top, label, shade=0.3)
         for sign in (-1, 1):
             c.segment(xf + sign * 0.15 * H, yf - 0.77 * H, xf + sign * 0.18 * H, yf - 0.48 * H, 0.065 * H, top, label)
@@ -56,9 +58,19 @@ def plan_car(ctx, rng: np.random.Generator, inst: Instance) -> list[Step]:
     def paint():
         c, P = ctx.canvas, st.project
         # Side first (it is farther than the rear face), then the rear.
-        c.polygon([P(near, 0.3, z), P(near, 0.3, z + length), P(near, 0.95, z + length), P(near, 0.95, z)], body * 0.8, label)
-        c.polygon([P(near * 0.95, 0.95, z + 0.5), P(near * 0.95, 0.95, z + length - 0.8),
-                   P(near * 0.9, 1.4 * inst.scale, z + length - 1.2), P(near * 0.9, 1.4 * inst.scale, z + 1.0)], glass, label)
+        c.polygon(
+            [P(near, 0.3, z), P(near, 0.3, z + length), P(near, 0.95, z + length), P(near, 0.95, z)], body * 0.8, label
+        )
+        c.polygon(
+            [
+                P(near * 0.95, 0.95, z + 0.5),
+                P(near * 0.95, 0.95, z + length - 0.8),
+                P(near * 0.9, 1.4 * inst.scale, z + length - 1.2),
+                P(near * 0.9, 1.4 * inst.scale, z + 1.0),
+            ],
+            glass,
+            label,
+        )
         for zz in (z + 0.7, z + length - 0.8):
             x0, y0 = P(near, 0.6, zz)
             x1, y1 = P(near, 0.0, zz + 0.6)
@@ -66,7 +78,11 @@ def plan_car(ctx, rng: np.random.Generator, inst: Instance) -> list[Step]:
         xa, ya = P(min(near, far_x), height, z)
         xb, yb = P(max(near, far_x), 0.3, z)
         inset = 0.12 * (xb - xa)
-        c.polygon([(xa + inset, ya), (xb - inset, ya), (xb, ya + 0.35 * (yb - ya)), (xa, ya + 0.35 * (yb - ya))], body * 0.95, label)
+        c.polygon(
+            [(xa + inset, ya), (xb - inset, ya), (xb, ya + 0.35 * (yb - ya)), (xa, ya + 0.35 * (yb - ya))],
+            body * 0.95,
+            label,
+        )
         c.rect(xa + 1.3 * inset, ya + 0.06 * (yb - ya), xb - 1.3 * inset, ya + 0.3 * (yb - ya), glass, label)
         c.rect(xa, ya + 0.35 * (yb - ya), xb, yb, body, label, shade=0.25)
         light_y = ya + 0.45 * (yb - ya)

@@ -24,10 +24,19 @@ def plan_tree(ctx, rng: np.random.Generator, inst: Instance) -> list[Step]:
         c = ctx.canvas
         xf, yf = st.project(X, 0, z)
         k = st.ppm(z)
-        c.rect(xf - trunk_w * k / 2, yf - (trunk_h + radius * 0.5) * k, xf + trunk_w * k / 2, yf, bark, label, shade=0.2)
+        c.rect(
+            xf - trunk_w * k / 2, yf - (trunk_h + radius * 0.5) * k, xf + trunk_w * k / 2, yf, bark, label, shade=0.2
+        )
         cy = yf - (trunk_h + radius * 0.8) * k
         for dx, dy, r, light in blobs:
-            c.ellipse(xf + dx * radius * k, cy + dy * radius * k, r * radius * k, r * radius * k * 0.9,
-                      np.clip(leaves * light, 0, 1), label, shade=0.4)
+            c.ellipse(
+                xf + dx * radius * k,
+                cy + dy * radius * k,
+                r * radius * k,
+                r * radius * k * 0.9,
+                np.clip(leaves * light, 0, 1),
+                label,
+                shade=0.4,
+            )
 
     return [Step("standing", z, paint)]

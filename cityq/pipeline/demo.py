@@ -9,10 +9,10 @@ stage is resumable, so a demo that was interrupted continues where it stopped.
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -65,36 +65,38 @@ class DemoResult:
     arch_vs_seed: pd.DataFrame | None = None
 
 
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 class _Stages:
-    """Times each stage and says what it is doing."""
+    """Times each stage and tells `say` what it is doing (the CLI prints it; a library stays quiet)."""
 
-    def __init__(self) -> None:
+    def __init__(self, say: Callable[[str], None]) -> None:
         self.seconds: dict[str, float] = {}
+        self.say = say
 
     @contextlib.contextmanager
     def __call__(self, name: str):
-        _say(f"[demo] {name} ...")
+        self.say(f"[demo] {name} ...")
         started = time.perf_counter()
         yield
         spent = time.perf_counter() - started
         self.seconds[name] = self.seconds.get(name, 0.0) + spent
-        _say(f"[demo] {name}: {spent:.1f} s")
+        self.say(f"[demo] {name}: {spent:.1f} s")
 
 
-def run_demo(config: DemoConfig, progress: bool | None = None) -> DemoResult:
-    from cityq.datasets import add_dataset
+def run_demo(config: DemoConfig, progress: bool | None = None,
+             say: Callable[[str], None] = lambda message: None) -> DemoResult:
+    from cityq.pipeline.datasets import add_dataset
     from cityq.pipeline.ingest import IngestOptions, ingest_model
     from cityq.pipeline.train import train_model
+    from cityq.pipeline.train_config import TrainConfig
     from cityq.store import Store
+    from cityq.store.datasets import count_images
+    from cityq.store.models import existing_model
+    from cityq.store.segmenters import segmenter_row
     from cityq.synth.writer import generate_dataset
 
     out = Path(config.out)
     images, store_path = out / "images", out / "store"
-    stage = _Stages()
+    stage = _Stages(say)
     show = progress is not False
     with stage("generate synthetic cities"):
         if not (images / "synth.json").exists():
@@ -108,9 +110,11 @@ def run_demo(config: DemoConfig, progress: bool | None = None) -> DemoResult:
             for seed in config.seeds:
                 name = f"{arch}-s{seed}"
                 with stage(f"train {name}"):
-                    if store.fetch_df("SELECT count(*) AS n FROM models WHERE model = $m", {"m": name})["n"][0] == 0:
-                        train_model(store, "synth", arch, seed=seed, epochs=config.epochs_for(arch), img_size=config.img_size,
-                                    batch_size=config.batch_size, device=config.device, progress=show)
+                    if existing_model(store, name) is None:
+                        train_model(store, TrainConfig(
+                            dataset="synth", arch=arch, seed=seed, epochs=config.epochs_for(arch),
+                            img_size=config.img_size, batch_size=config.batch_size, device=config.device),
+                            progress=show)
                 models.append(name)
         options = IngestOptions(device=config.device, progress=progress)
         for name in models:
@@ -120,30 +124,37 @@ def run_demo(config: DemoConfig, progress: bool | None = None) -> DemoResult:
             from cityq.segmenters.train_segmenter import SegmenterTrainConfig, train_segmenter
 
             with stage("train the small segmenter"):
-                if store.fetch_df("SELECT count(*) AS n FROM segmenters WHERE segmenter = 'small-seg'")["n"][0] == 0:
-                    seg_config = SegmenterTrainConfig(epochs=config.segmenter_epochs, input_size=min(96, config.img_size),
-                                                      max_seconds=config.segmenter_seconds)
-                    train_segmenter(store, "synth", name="small-seg", config=seg_config, device=config.device,
-                                    progress=show)
+                if segmenter_row(store, "small-seg") is None:
+                    seg_config = SegmenterTrainConfig(
+                        epochs=config.segmenter_epochs,
+                        input_size=min(96, config.img_size),
+                        max_seconds=config.segmenter_seconds,
+                    )
+                    train_segmenter(
+                        store, "synth", name="small-seg", config=seg_config, device=config.device, progress=show
+                    )
             seg_options = IngestOptions(segmenter="small-seg", device=config.device, progress=progress)
             for name in models:
                 if name.split("-")[0] in ("vgg11", "resnet18"):
                     with stage(f"ingest {name} (small-seg)"):
                         ingest_model(store, name, seg_options)
         if config.embed_model in models:
-            from cityq.pipeline.embed import embed_model
+            from cityq.pipeline.embed import EmbedOptions, embed_model
 
             with stage(f"embed {config.embed_model}"):
                 # t-SNE needs more than 3 x perplexity points: the quick run has few test images.
-                n_test = store.fetch_df("SELECT count(*) AS n FROM images WHERE split = 'test'")["n"][0]
-                embed_model(store, config.embed_model, perplexity=min(30.0, max(2.0, (n_test - 1) // 3)),
-                            progress=show)
+                n_test = count_images(store, split="test")
+                embed_model(
+                    store,
+                    EmbedOptions(config.embed_model, perplexity=min(30.0, max(2.0, (n_test - 1) // 3)), progress=show),
+                )
         with stage("charts, figures and report"):
             report = write_outputs(store, out)
         top = store.query("top objects", k=3, segmenter="labels")
         arch_vs_seed = store.query("ar arch vs seed")
-    return DemoResult(store=store_path, report=report, stage_seconds=stage.seconds,
-                      top_objects=top, arch_vs_seed=arch_vs_seed)
+    return DemoResult(
+        store=store_path, report=report, stage_seconds=stage.seconds, top_objects=top, arch_vs_seed=arch_vs_seed
+    )
 
 
 def write_outputs(store, out: Path) -> Path:

@@ -23,6 +23,7 @@ import pandas as pd
 
 from cityq.errors import CityqError
 from cityq.objects import N_CLASSES
+from cityq.store import datasets as rows
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm"}
 LABELS_SUFFIX = ".labels.png"
@@ -77,13 +78,13 @@ def add_dataset(store, root: str | Path, name: str, split_seed: int = 0, place_p
     if not NAME.match(name or ""):
         raise CityqError(f"dataset name {name!r}: use letters, digits, _ . - (e.g. --name synth)")
     pattern = _compile(place_pattern)
-    existing = store.fetch_df("SELECT * FROM datasets WHERE dataset = $d", {"d": name})
-    if len(existing):
-        _check_same(existing.iloc[0], root, split_seed, place_pattern, name)
-    known = store.fetch_df("SELECT city, path, sha256, place_id, split FROM images WHERE dataset = $d", {"d": name})
+    existing = rows.get_dataset(store, name)
+    if existing is not None:
+        _check_same(existing, root, split_seed, place_pattern, name)
+    known = rows.known_images(store, name)
     known_sha = dict(zip(known["path"], known["sha256"]))
 
-    report = AddReport(name, str(root), [], created=not len(existing))
+    report = AddReport(name, str(root), [], created=existing is None)
     city_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     stray = [p.name for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     if stray:
@@ -126,8 +127,8 @@ def add_dataset(store, root: str | Path, name: str, split_seed: int = 0, place_p
     report.missing = sorted(set(known["path"]) - on_disk)
 
     cities = sorted(good_cities)
-    if len(existing):
-        registered = list(existing.iloc[0]["cities"])
+    if existing is not None:
+        registered = list(existing["cities"])
         extra = sorted(set(cities) - set(registered))
         if extra:
             raise CityqError(f"dataset {name} was registered with cities {', '.join(registered)}; new city folder(s) "
@@ -141,35 +142,18 @@ def add_dataset(store, root: str | Path, name: str, split_seed: int = 0, place_p
 
     frame = _frame(new, name, _splits(new, known, split_seed))
     config = {"root": str(root), "split_seed": split_seed, "place_pattern": place_pattern,
-              "splits": dict(SPLITS), "image_suffixes": sorted(IMAGE_SUFFIXES)}
+              "splits": dict(SPLITS), "image_suffixes": sorted(IMAGE_SUFFIXES), "synth": _synth_record(root)}
     with store.run("dataset add", subject=name, config=config):
-        with store.transaction():
-            if not len(existing):
-                store.con.execute(
-                    "INSERT INTO datasets VALUES ($d, $root, $cities, $seed, $pattern, $config, current_timestamp)",
-                    {"d": name, "root": str(root), "cities": cities, "seed": split_seed, "pattern": place_pattern,
-                     "config": json.dumps(config)})
-            store.insert_df("images", frame)
-            _record_bad(store, name, report.bad)
+        rows.register(store, name, str(root), cities, split_seed, place_pattern, config, frame, report.bad,
+                      new=existing is None)
     report.added = len(frame)
-    counts = store.fetch_df("SELECT city, split, count(*) AS n FROM images WHERE dataset = $d GROUP BY ALL", {"d": name})
+    counts = rows.split_counts(store, name)
     for city in cities:
-        rows = counts[counts["city"] == city]
-        report.splits[city] = {s: int(rows[rows["split"] == s]["n"].sum()) for s, _ in SPLITS}
-        if len(existing) == 0 and min(report.splits[city].values()) == 0:
+        report.splits[city] = {s: counts.get(city, {}).get(s, 0) for s, _ in SPLITS}
+        if existing is None and min(report.splits[city].values()) == 0:
             report.warnings.append(f"{city} has too few places for every split to get one "
                                    f"({report.splits[city]}); add more images")
     return report
-
-
-def list_datasets(store) -> pd.DataFrame:
-    """One row per dataset and city: images per split, bad files, root."""
-    return store.fetch_df(
-        "SELECT d.dataset, i.city, count(*) FILTER (WHERE i.split = 'train') AS train, "
-        "count(*) FILTER (WHERE i.split = 'val') AS val, count(*) FILTER (WHERE i.split = 'test') AS test, "
-        "count(*) AS images, count(i.labels_path) AS with_labels, "
-        "(SELECT count(*) FROM bad_files b WHERE b.dataset = d.dataset) AS bad_files, d.root "
-        "FROM datasets d JOIN images i USING (dataset) GROUP BY d.dataset, i.city, d.root ORDER BY d.dataset, i.city")
 
 
 # -- reading one file ----------------------------------------------------------------------
@@ -182,7 +166,8 @@ def _read_image(path: Path, root: Path, city: str, pattern, report: AddReport) -
         report.bad.append((rel, "empty file (0 bytes)"))
         return None
     if path.suffix.lower() not in IMAGE_SUFFIXES:
-        report.bad.append((rel, f"not an image (suffix {path.suffix or 'none'}; images are {', '.join(sorted(IMAGE_SUFFIXES))})"))
+        suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
+        report.bad.append((rel, f"not an image (suffix {path.suffix or 'none'}; images are {suffixes})"))
         return None
     try:
         with Image.open(path) as im:
@@ -233,6 +218,7 @@ def _check_labels(path: Path, width: int, height: int) -> str | None:
 
 # -- splits --------------------------------------------------------------------------------
 
+
 def _place_hash(seed: int, city: str, place: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}\0{city}\0{place}".encode()).digest()[:8], "big")
 
@@ -261,43 +247,49 @@ def _splits(new: list[_Image], known: pd.DataFrame, seed: int) -> dict[tuple[str
 
 def _frame(new: list[_Image], dataset: str, splits) -> pd.DataFrame:
     now = pd.Timestamp.now()
-    return pd.DataFrame({
-        "dataset": [dataset] * len(new),
-        "city": [i.city for i in new],
-        "path": [i.path for i in new],
-        "width": pd.array([i.width for i in new], dtype="int32"),
-        "height": pd.array([i.height for i in new], dtype="int32"),
-        "sha256": [i.sha256 for i in new],
-        "place_id": [i.place_id for i in new],
-        "split": [splits[(i.city, i.place_id)] for i in new],
-        "labels_path": pd.array([i.labels_path for i in new], dtype="object"),
-        "added_at": [now] * len(new),
-    })
+    return pd.DataFrame(
+        {
+            "dataset": [dataset] * len(new),
+            "city": [i.city for i in new],
+            "path": [i.path for i in new],
+            "width": pd.array([i.width for i in new], dtype="int32"),
+            "height": pd.array([i.height for i in new], dtype="int32"),
+            "sha256": [i.sha256 for i in new],
+            "place_id": [i.place_id for i in new],
+            "split": [splits[(i.city, i.place_id)] for i in new],
+            "labels_path": pd.array([i.labels_path for i in new], dtype="object"),
+            "added_at": [now] * len(new),
+        }
+    )
 
 
 # -- helpers -------------------------------------------------------------------------------
 
-def _record_bad(store, dataset: str, bad: list[tuple[str, str]]) -> None:
-    """bad_files holds what the latest add found; left alone when that did not change."""
-    current = store.fetch_df("SELECT path, reason FROM bad_files WHERE dataset = $d", {"d": dataset})
-    if sorted(zip(current["path"], current["reason"])) == sorted(bad):
-        return
-    store.con.execute("DELETE FROM bad_files WHERE dataset = $d", {"d": dataset})
-    store.insert_df("bad_files", pd.DataFrame({
-        "dataset": [dataset] * len(bad), "path": [p for p, _ in bad], "reason": [r for _, r in bad],
-        "seen_at": [pd.Timestamp.now()] * len(bad)}))
+
+def _synth_record(root: Path) -> dict | None:
+    """What `cityq synth` wrote beside a synthetic dataset (its spec, seed, size, views): kept with
+    the dataset, so that a stored image's scene can be drawn again (object removal replays it)."""
+    path = root / "synth.json"
+    try:
+        return json.loads(path.read_text()) if path.is_file() else None
+    except (OSError, ValueError):
+        return None
 
 
 def _check_same(row, root: Path, split_seed: int, place_pattern: str | None, name: str) -> None:
     if Path(row["root"]) != root:
         raise CityqError(f"dataset {name} is registered at {row['root']}, not {root}; choose another --name")
     if int(row["split_seed"]) != split_seed:
-        raise CityqError(f"dataset {name} was added with --split-seed {row['split_seed']}; use the same seed "
-                         "to add files to it, or another --name")
+        raise CityqError(
+            f"dataset {name} was added with --split-seed {row['split_seed']}; use the same seed "
+            "to add files to it, or another --name"
+        )
     stored = row["place_pattern"] if isinstance(row["place_pattern"], str) else None
     if stored != place_pattern:
-        raise CityqError(f"dataset {name} was added with --place-pattern {stored!r}; use the same pattern "
-                         "to add files to it, or another --name")
+        raise CityqError(
+            f"dataset {name} was added with --place-pattern {stored!r}; use the same pattern "
+            "to add files to it, or another --name"
+        )
 
 
 def _compile(place_pattern: str | None):
@@ -308,7 +300,9 @@ def _compile(place_pattern: str | None):
     except re.error as exc:
         raise CityqError(f"--place-pattern {place_pattern!r} is not a valid regex: {exc}") from None
     if pattern.groups < 1:
-        raise CityqError(f"--place-pattern {place_pattern!r} needs a group for the place id, e.g. '^(\\d+)_\\d+\\.png$'")
+        raise CityqError(
+            f"--place-pattern {place_pattern!r} needs a group for the place id, e.g. '^(\\d+)_\\d+\\.png$'"
+        )
     return pattern
 
 

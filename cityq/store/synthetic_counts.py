@@ -23,7 +23,8 @@ from datetime import datetime
 import numpy as np
 import pyarrow as pa
 
-DEFAULT_GRID = tuple(round(0.05 * k, 2) for k in range(1, 20))  # 0.05 ... 0.95, 19 values
+from cityq.thresholds import DEFAULT_GRID, parse_grid
+
 # Objects every city shares (ADE20K indices): wall, building, sky, tree, road, windowpane,
 # grass, sidewalk, person, door, plant, car, water, house, railing, column, path, stairs,
 # bridge, bench, bus, light, truck, awning, streetlight, pole, van, bicycle, traffic light, ...
@@ -42,7 +43,7 @@ class SyntheticCountsConfig:
     cities: tuple[str, ...] = ("tokyo", "pittsburgh")
     objects_per_image: int = 20  # including the city's planted objects
     size: int = 224  # square image side (H = W)
-    thresholds: tuple[float, ...] = DEFAULT_GRID
+    thresholds: tuple[float, ...] = parse_grid(DEFAULT_GRID)  # the ingest's default grid
     dataset: str = "synthetic-counts"
     segmenter: str = "labels"
     seed: int = 0

@@ -1,4 +1,4 @@
-"""Per-image, per-object counts of a block of masks, on the device (SPEC §6).
+"""Per-image, per-object counts of a block of masks and class maps, on the device (SPEC §6).
 
 For masks m (B,H,W) in [0,1], class maps s (B,H,W) and a threshold grid t_1 < ... < t_T:
     N[b,p]    pixels of p                       (depends on the segmentation only)
@@ -57,3 +57,11 @@ def count_block(masks: torch.Tensor, classes: torch.Tensor, thresholds: torch.Te
         area_pixels=m_pixels.sum(1).cpu().numpy().astype(np.int32),
         mask_sum=flat_masks.double().sum(1).cpu().numpy(),
     )
+
+
+def count_pixels(maps: torch.Tensor) -> torch.Tensor:
+    """(B, H, W) class maps -> (B, 150) pixel counts N_p,i, with one bincount on the maps' device."""
+    b = maps.shape[0]
+    offsets = torch.arange(b, device=maps.device).view(b, 1) * N_CLASSES
+    flat = (maps.reshape(b, -1).long() + offsets).reshape(-1)
+    return torch.bincount(flat, minlength=b * N_CLASSES).view(b, N_CLASSES)

@@ -1,14 +1,10 @@
-"""Classifier inputs: decode and resize each image once, then reuse it from a memory-mapped cache.
+"""The decoded-image cache: each image decoded and resized once, then reused from a memory map.
 
 `load_image_tensor(store, image_ids, size)` returns uint8 (N,3,S,S). Decoded pixels live in
 `<store>/cache/images-<dataset>-<S>px.npy` (a memory-mapped uint8 array, one row per image)
 with a sidecar `...index.json` (image_id and sha256 of each row). Training, ingest and the
 notebook helpers all read the same rows, so no image is decoded twice. The cache is derived
-data: delete it and it is rebuilt.
-
-Resizing squashes the whole image to SxS (bilinear with antialiasing, PIL's resize), never
-crops: a crop would cut off parts of the image whose label-map pixels then have no mask
-value, and Grad-CAM masks must align pixel for pixel with the label maps resized the same way.
+data: delete it and it is rebuilt. How an image is decoded and resized is `cityq.imaging`'s.
 
 The cache grows by appending rows, data file first, then index: an index never names a row
 beyond the data file, so a process killed between the two renames leaves a valid cache.
@@ -23,40 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from cityq.errors import CityqError
-
-# ImageNet statistics, as torchvision's classifiers expect.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def normalize(batch_uint8: torch.Tensor) -> torch.Tensor:
-    """uint8 (N,3,H,W) -> float32 ImageNet-normalised, on the batch's device."""
-    mean = torch.tensor(IMAGENET_MEAN, device=batch_uint8.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=batch_uint8.device).view(1, 3, 1, 1)
-    return (batch_uint8.float() / 255.0 - mean) / std
-
-
-# PIL's 16/32-bit integer greyscale modes; convert("RGB") clips them at 255 instead of scaling.
-_WIDE_GREY = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
-
-
-def as_rgb(image: Image.Image) -> Image.Image:
-    """8-bit RGB. 16-bit greyscale is scaled to 8 bits (>> 8); PIL alone would clip every value
-    above 255 and turn a 16-bit photo white. Alpha is dropped; palettes are expanded."""
-    if image.mode in _WIDE_GREY:
-        wide = np.asarray(image).astype(np.int64)
-        image = Image.fromarray(np.clip(wide >> 8, 0, 255).astype(np.uint8), "L")
-    return image.convert("RGB")
-
-
-def decode_resized(path: Path, size: int) -> np.ndarray:
-    """One image as uint8 (3,S,S): RGB, squashed to SxS, bilinear with antialias."""
-    with Image.open(path) as image:
-        image = as_rgb(image).resize((size, size), Image.Resampling.BILINEAR)
-        return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
+from cityq.imaging import decode_resized
 
 
 def _cache_paths(store, dataset: str, size: int) -> tuple[Path, Path]:
@@ -79,19 +44,6 @@ def _replace_atomically(path: Path, write) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def _image_rows(store, image_ids: list[int]):
-    frame = store.fetch_df(
-        "SELECT i.image_id, i.dataset, i.path, i.sha256, d.root FROM images i "
-        "JOIN datasets d USING (dataset) WHERE i.image_id IN (SELECT unnest($ids))",
-        {"ids": [int(i) for i in image_ids]},
-    )
-    found = set(frame["image_id"].tolist())
-    missing = [i for i in image_ids if i not in found]
-    if missing:
-        raise CityqError(f"image ids not in the store: {missing[:5]}{' ...' if len(missing) > 5 else ''}")
-    return frame
 
 
 def _decode_all(frame, size: int) -> np.ndarray:
@@ -136,7 +88,9 @@ def load_image_tensor(store, image_ids, size: int) -> torch.Tensor:
     image_ids = [int(i) for i in image_ids]
     if not image_ids:
         return torch.zeros((0, 3, size, size), dtype=torch.uint8)
-    frame = _image_rows(store, list(dict.fromkeys(image_ids)))
+    from cityq.store.datasets import image_files
+
+    frame = image_files(store, list(dict.fromkeys(image_ids)))
     out = np.empty((len(image_ids), 3, size, size), dtype=np.uint8)
     for dataset, rows in frame.groupby("dataset", sort=True):
         data_path, index_path = _cache_paths(store, dataset, size)

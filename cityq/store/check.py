@@ -23,8 +23,9 @@ from typing import Callable
 import numpy as np
 import torch
 
+from cityq.store.core import ZARR_DIR
+
 SEVERITIES = ("error", "warning", "note")
-ZARR_DIR = "arrays.zarr"
 
 # The natural key of each fact table: two rows with the same key are a duplicate.
 UNIQUE_KEYS = {
@@ -133,29 +134,41 @@ def _duplicates(store) -> list[Finding]:
             findings.append(Finding(
                 "error", f"{table} has {n} duplicated ({columns}) key(s)",
                 "results that sum over it are wrong: recompute the affected stage with --force "
-                f"(`cityq sql \"select {columns}, count(*) from {table} group by all having count(*) > 1\"` lists them)"))
+                f"(`cityq sql \"select {columns}, count(*) from {table} group by all having count(*) > 1\"` "
+                "lists them)"))
     return findings
 
 
 # -- checkpoints ---------------------------------------------------------------------------
 
+
 def _checkpoints(store) -> list[Finding]:
     findings = []
     named = {str(p) for (p,) in store.con.execute("SELECT checkpoint FROM models").fetchall()}
     named |= {str(p) for (p,) in store.con.execute("SELECT path FROM segmenters WHERE path IS NOT NULL").fetchall()}
-    for (model, checkpoint) in store.con.execute("SELECT model, checkpoint FROM models ORDER BY 1").fetchall():
+    for model, checkpoint in store.con.execute("SELECT model, checkpoint FROM models ORDER BY 1").fetchall():
         if not (store.path / checkpoint).is_file():
-            findings.append(Finding("error", f"the checkpoint of model {model!r} ({checkpoint}) is missing",
-                                    f"retrain it (`cityq train --force --name {model}`) or re-import it"))
+            findings.append(
+                Finding(
+                    "error",
+                    f"the checkpoint of model {model!r} ({checkpoint}) is missing",
+                    f"retrain it (`cityq train --force --name {model}`) or re-import it",
+                )
+            )
     folder = store.path / "checkpoints"
     if folder.is_dir():
         for path in sorted(folder.iterdir()):
             rel = path.relative_to(store.path).as_posix()
             if rel in named or str(path) in named or any(rel.startswith(n.rstrip("/") + "/") for n in named):
                 continue
-            findings.append(Finding(
-                "warning", f"{rel} is a checkpoint no model or segmenter names (left by a killed run)",
-                "delete it", _delete(path)))
+            findings.append(
+                Finding(
+                    "warning",
+                    f"{rel} is a checkpoint no model or segmenter names (left by a killed run)",
+                    "delete it",
+                    _delete(path),
+                )
+            )
     return findings
 
 
@@ -165,10 +178,12 @@ def _delete(path: Path) -> Callable[[], None]:
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
+
     return delete
 
 
 # -- Zarr helpers --------------------------------------------------------------------------
+
 
 def _array(store, zarr_path: str):
     try:
@@ -187,54 +202,75 @@ def _chunk_rows(store, zarr_path: str) -> set[int]:
 
 # -- segmentations -------------------------------------------------------------------------
 
+
 def _segmentations(store, sample: int) -> list[Finding]:
-    from cityq.pipeline.segment import FILL_VALUE, count_pixels
+    from cityq.counting import count_pixels
+    from cityq.store.segmentations import FILL_VALUE
 
     findings = []
     segs = store.con.execute(
-        "SELECT segmentation_id, segmenter, dataset, zarr_path FROM segmentations ORDER BY 1").fetchall()
+        "SELECT segmentation_id, segmenter, dataset, zarr_path FROM segmentations ORDER BY 1"
+    ).fetchall()
     for seg_id, segmenter, dataset, zarr_path in segs:
         rows = store.con.execute(
             "SELECT image_id, zarr_index FROM segmented_images WHERE segmentation_id = $id ORDER BY zarr_index",
-            {"id": seg_id}).fetchall()
-        redo = f"delete it (`cityq sql --write \"delete from segmented_images where segmentation_id = {seg_id}\"`) " \
-               f"and rerun `cityq segment --segmenter {segmenter} --dataset {dataset}`"
+            {"id": seg_id},
+        ).fetchall()
+        redo = (
+            f'delete it (`cityq sql --write "delete from segmented_images where segmentation_id = {seg_id}"`) '
+            f"and rerun `cityq segment --segmenter {segmenter} --dataset {dataset}`"
+        )
         label = f"segmentation {seg_id} ({segmenter} on {dataset}, {zarr_path})"
         array = _array(store, zarr_path)
         if array is None:
             if rows:
-                findings.append(Finding("error", f"{label}: the Zarr array is missing but {len(rows)} images are recorded", redo))
+                findings.append(
+                    Finding("error", f"{label}: the Zarr array is missing but {len(rows)} images are recorded", redo)
+                )
             continue
         if not rows:
             continue
         index = np.array([r[1] for r in rows], dtype=np.int64)
         bad = _unreadable_rows(array, index, lambda part: (part == FILL_VALUE).any(axis=(1, 2)))
         if bad:
-            findings.append(Finding("error", f"{label}: {len(bad)} recorded class maps are missing or unreadable "
-                                    f"(rows {bad[:5]}{' ...' if len(bad) > 5 else ''})", redo))
+            findings.append(
+                Finding(
+                    "error",
+                    f"{label}: {len(bad)} recorded class maps are missing or unreadable "
+                    f"(rows {bad[:5]}{' ...' if len(bad) > 5 else ''})",
+                    redo,
+                )
+            )
             continue
         chunk = array.chunks[0]
         used = set((index // chunk).tolist())
         extra = sorted(_chunk_rows(store, zarr_path) - used)
         if extra:
-            findings.append(Finding(
-                "warning", f"{label}: {len(extra)} Zarr chunk(s) hold maps no row names (left by a killed run)",
-                f"rerun `cityq segment --segmenter {segmenter} --dataset {dataset}` (it overwrites them)"))
+            findings.append(
+                Finding(
+                    "warning",
+                    f"{label}: {len(extra)} Zarr chunk(s) hold maps no row names (left by a killed run)",
+                    f"rerun `cityq segment --segmenter {segmenter} --dataset {dataset}` (it overwrites them)",
+                )
+            )
         picked = _pick(len(rows), sample, seed=seg_id)
         ids = [rows[i][0] for i in picked]
         maps = torch.from_numpy(np.asarray(array.oindex[index[picked]]))
         counted = count_pixels(maps).numpy()
         stored = store.con.execute(
             "SELECT image_id, object_id, n_pixels FROM pixel_counts WHERE segmentation_id = $id "
-            "AND list_contains($ids, image_id)", {"id": seg_id, "ids": ids}).fetchall()
+            "AND list_contains($ids, image_id)",
+            {"id": seg_id, "ids": ids},
+        ).fetchall()
         expected = np.zeros_like(counted)
         position = {image_id: k for k, image_id in enumerate(ids)}
         for image_id, object_id, n in stored:
             expected[position[image_id], object_id] = n
         wrong = [ids[k] for k in np.flatnonzero((expected != counted).any(axis=1))]
         if wrong:
-            findings.append(Finding("error", f"{label}: pixel_counts disagree with the stored maps for images {wrong}",
-                                    redo))
+            findings.append(
+                Finding("error", f"{label}: pixel_counts disagree with the stored maps for images {wrong}", redo)
+            )
     return findings
 
 
@@ -242,7 +278,7 @@ def _unreadable_rows(array, index: np.ndarray, is_missing, step: int = 1024) -> 
     """Rows (Zarr indices) that cannot be read or read as the fill value, chunk-sized steps."""
     bad: list[int] = []
     for lo in range(0, len(index), step):
-        part_index = index[lo:lo + step]
+        part_index = index[lo : lo + step]
         try:
             part = np.asarray(array.oindex[part_index])
         except Exception:  # a damaged chunk: report its rows, whatever the codec raises
@@ -261,12 +297,13 @@ def _pick(n: int, sample: int, seed: int) -> np.ndarray:
 
 # -- ingests -------------------------------------------------------------------------------
 
+
 def _ingests(store, sample: int) -> list[Finding]:
-    from cityq.pipeline import mask_store
+    from cityq.store.ingests import get_ingest
 
     findings = []
     for (ingest_id,) in store.con.execute("SELECT ingest_id FROM ingests ORDER BY 1").fetchall():
-        ingest = mask_store.get_ingest(store, ingest_id)
+        ingest = get_ingest(store, ingest_id)
         findings += _ingest(store, ingest, sample)
     return findings
 
@@ -276,50 +313,73 @@ def _ingest(store, ingest, sample: int) -> list[Finding]:
     force = f"rerun `cityq ingest --model {ingest.model} --split {ingest.split} --target {ingest.target} --force`"
     resume = f"rerun `cityq ingest --model {ingest.model} --split {ingest.split} --target {ingest.target}`"
     findings = []
-    blocks = dict(store.con.execute(
-        "SELECT block, n_images FROM mask_blocks WHERE ingest_id = $id", {"id": ingest.ingest_id}).fetchall())
+    blocks = dict(
+        store.con.execute(
+            "SELECT block, n_images FROM mask_blocks WHERE ingest_id = $id", {"id": ingest.ingest_id}
+        ).fetchall()
+    )
     n_blocks = -(-ingest.n_images // ingest.block_size)
     if ingest.status == "done" and len(blocks) != n_blocks:
         findings.append(Finding("error", f"{label} is 'done' with {len(blocks)} of {n_blocks} blocks", force))
     elif ingest.status != "done":
-        findings.append(Finding("warning", f"{label} is unfinished ({len(blocks)} of {n_blocks} blocks)",
-                                f"{resume}: it resumes from the first missing block"))
+        findings.append(
+            Finding(
+                "warning",
+                f"{label} is unfinished ({len(blocks)} of {n_blocks} blocks)",
+                f"{resume}: it resumes from the first missing block",
+            )
+        )
     images = store.con.execute(
         "SELECT image_id, zarr_index, area_pixels, mask_sum FROM mask_images WHERE ingest_id = $id ORDER BY zarr_index",
-        {"id": ingest.ingest_id}).fetchall()
+        {"id": ingest.ingest_id},
+    ).fetchall()
     per_block: dict[int, int] = {}
     for _, zarr_index, _, _ in images:
         per_block[zarr_index // ingest.block_size] = per_block.get(zarr_index // ingest.block_size, 0) + 1
     unmarked = sorted(set(per_block) - set(blocks))
     miscounted = sorted(b for b, n in blocks.items() if per_block.get(b, 0) != n)
     if unmarked or miscounted:
-        findings.append(Finding("error", f"{label}: mask_images disagree with mask_blocks "
-                                f"(blocks without marker {unmarked[:5]}, miscounted {miscounted[:5]})", force))
+        findings.append(
+            Finding(
+                "error",
+                f"{label}: mask_images disagree with mask_blocks "
+                f"(blocks without marker {unmarked[:5]}, miscounted {miscounted[:5]})",
+                force,
+            )
+        )
     (stray,) = store.con.execute(
         "SELECT count(*) FROM object_counts o WHERE o.ingest_id = $id AND NOT EXISTS "
         "(SELECT 1 FROM mask_images m WHERE m.ingest_id = o.ingest_id AND m.image_id = o.image_id)",
-        {"id": ingest.ingest_id}).fetchall()[0]
+        {"id": ingest.ingest_id},
+    ).fetchall()[0]
     if stray:
         findings.append(Finding("error", f"{label}: {stray} object_counts rows for images without a mask", force))
     array = _array(store, ingest.zarr_path)
     if array is None:
         if images:
-            findings.append(Finding("error", f"{label}: the mask array is missing but {len(images)} masks are recorded",
-                                    force))
+            findings.append(
+                Finding("error", f"{label}: the mask array is missing but {len(images)} masks are recorded", force)
+            )
         return findings
     index = np.array([r[1] for r in images], dtype=np.int64)
     bad = _unreadable_rows(array, index, lambda part: np.isnan(part).any(axis=(1, 2)))
     if bad:
         blocks_hit = sorted({int(i) // ingest.block_size for i in bad})
-        findings.append(Finding("error", f"{label}: {len(bad)} recorded masks are missing or unreadable "
-                                f"(Zarr chunks of blocks {blocks_hit[:5]}{' ...' if len(blocks_hit) > 5 else ''})",
-                                force))
+        findings.append(
+            Finding(
+                "error",
+                f"{label}: {len(bad)} recorded masks are missing or unreadable "
+                f"(Zarr chunks of blocks {blocks_hit[:5]}{' ...' if len(blocks_hit) > 5 else ''})",
+                force,
+            )
+        )
         return findings
     if ingest.status == "done":
         extra = sorted(_chunk_rows(store, ingest.zarr_path) - set(blocks))
         if extra:
-            findings.append(Finding("warning", f"{label}: Zarr chunks {extra[:5]} hold masks no block row names",
-                                    force))
+            findings.append(
+                Finding("warning", f"{label}: Zarr chunks {extra[:5]} hold masks no block row names", force)
+            )
     if images and sample:
         findings += _recount(store, ingest, array, images, sample, label, force)
     return findings
@@ -328,9 +388,9 @@ def _ingest(store, ingest, sample: int) -> list[Finding]:
 def _recount(store, ingest, array, images, sample: int, label: str, force: str) -> list[Finding]:
     """Recompute N, S, M(t), area and the mask sum of a few images from the stored masks and
     class maps, and compare them with the stored rows."""
-    from cityq.pipeline.counting import count_block
-    from cityq.pipeline.gradcam import upsample_cams
-    from cityq.pipeline.segment import load_segmentation
+    from cityq.cams import upsample_cams
+    from cityq.counting import count_block
+    from cityq.store.segmentations import load_segmentation
 
     picked = _pick(len(images), sample, seed=ingest.ingest_id)
     ids = [images[i][0] for i in picked]
@@ -339,32 +399,50 @@ def _recount(store, ingest, array, images, sample: int, label: str, force: str) 
     try:
         maps = torch.from_numpy(load_segmentation(store, ingest.segmentation_id, ids))
     except Exception as exc:  # the segmentation check names the cause
-        return [Finding("error", f"{label}: cannot read the class maps it was counted with ({exc})",
-                        "fix the segmentation first (see its finding), then " + force)]
+        return [
+            Finding(
+                "error",
+                f"{label}: cannot read the class maps it was counted with ({exc})",
+                "fix the segmentation first (see its finding), then " + force,
+            )
+        ]
     counts = count_block(masks, maps, torch.tensor(ingest.thresholds, dtype=torch.float32))
     mismatch = set()
     for k in range(len(ids)):
         area, mask_sum = images[picked[k]][2], images[picked[k]][3]
-        if not _close_int(counts.area_pixels[k], area) or not np.isclose(counts.mask_sum[k], mask_sum, rtol=1e-4, atol=1e-3):
+        if not _close_int(counts.area_pixels[k], area) or not np.isclose(
+            counts.mask_sum[k], mask_sum, rtol=1e-4, atol=1e-3
+        ):
             mismatch.add(ids[k])
     stored = {
         (image_id, object_id): (n, soft, m)
         for image_id, object_id, n, soft, m in store.con.execute(
             "SELECT image_id, object_id, n_pixels, soft_sum, m_pixels FROM object_counts "
-            "WHERE ingest_id = $id AND list_contains($ids, image_id)", {"id": ingest.ingest_id, "ids": ids}).fetchall()
+            "WHERE ingest_id = $id AND list_contains($ids, image_id)",
+            {"id": ingest.ingest_id, "ids": ids},
+        ).fetchall()
     }
     recounted = set()
     for r in range(len(counts.object_id)):
         image_id, object_id = ids[counts.image_index[r]], int(counts.object_id[r])
         recounted.add((image_id, object_id))
         row = stored.get((image_id, object_id))
-        if (row is None or row[0] != counts.n_pixels[r] or not _close_int(counts.m_pixels[r], row[2])
-                or not np.isclose(row[1], counts.soft_sum[r], rtol=1e-4, atol=1e-3)):
+        if (
+            row is None
+            or row[0] != counts.n_pixels[r]
+            or not _close_int(counts.m_pixels[r], row[2])
+            or not np.isclose(row[1], counts.soft_sum[r], rtol=1e-4, atol=1e-3)
+        ):
             mismatch.add(image_id)
     mismatch |= {image_id for image_id, _ in set(stored) - recounted}
     if mismatch:
-        return [Finding("error", f"{label}: stored counts disagree with the stored masks and maps for images "
-                        f"{sorted(mismatch)[:5]}", force)]
+        return [
+            Finding(
+                "error",
+                f"{label}: stored counts disagree with the stored masks and maps for images {sorted(mismatch)[:5]}",
+                force,
+            )
+        ]
     return []
 
 
@@ -377,32 +455,50 @@ def _close_int(a, b) -> bool:
 
 # -- residuals -----------------------------------------------------------------------------
 
+
 def _residuals(store) -> list[Finding]:
     rows = store.con.execute(
         "SELECT p.ingest_a, p.ingest_b, p.n_images, (SELECT count(*) FROM residuals r "
-        "WHERE r.ingest_a = p.ingest_a AND r.ingest_b = p.ingest_b) FROM residual_pairs p ORDER BY 1, 2").fetchall()
+        "WHERE r.ingest_a = p.ingest_a AND r.ingest_b = p.ingest_b) FROM residual_pairs p ORDER BY 1, 2"
+    ).fetchall()
     findings = [
-        Finding("error", f"residual pair ({a}, {b}) records {n} images but has {have} residual rows",
-                f"delete the pair (`cityq sql --write \"delete from residual_pairs where ingest_a = {a} and "
-                f"ingest_b = {b}; delete from residuals where ingest_a = {a} and ingest_b = {b}\"`) and rerun "
-                "`cityq ingest` of either model")
-        for a, b, n, have in rows if n != have
+        Finding(
+            "error",
+            f"residual pair ({a}, {b}) records {n} images but has {have} residual rows",
+            f'delete the pair (`cityq sql --write "delete from residual_pairs where ingest_a = {a} and '
+            f'ingest_b = {b}; delete from residuals where ingest_a = {a} and ingest_b = {b}"`) and rerun '
+            "`cityq ingest` of either model",
+        )
+        for a, b, n, have in rows
+        if n != have
     ]
     (stray,) = store.con.execute(
         "SELECT count(*) FROM residuals r WHERE NOT EXISTS (SELECT 1 FROM residual_pairs p "
-        "WHERE p.ingest_a = r.ingest_a AND p.ingest_b = r.ingest_b)").fetchall()[0]
+        "WHERE p.ingest_a = r.ingest_a AND p.ingest_b = r.ingest_b)"
+    ).fetchall()[0]
     if stray:
-        findings.append(Finding("error", f"{stray} residuals rows belong to no residual pair",
-                                "delete them: `cityq sql --write \"delete from residuals r where not exists "
-                                "(select 1 from residual_pairs p where p.ingest_a = r.ingest_a and p.ingest_b = r.ingest_b)\"`"))
+        findings.append(
+            Finding(
+                "error",
+                f"{stray} residuals rows belong to no residual pair",
+                'delete them: `cityq sql --write "delete from residuals r where not exists '
+                '(select 1 from residual_pairs p where p.ingest_a = r.ingest_a and p.ingest_b = r.ingest_b)"`',
+            )
+        )
     return findings
 
 
 # -- orphaned arrays -----------------------------------------------------------------------
 
+
 def _orphan_arrays(store) -> list[Finding]:
     """Zarr arrays under masks/ and segmentations/ that no ingest or segmentation names."""
-    named = {p for (p,) in store.con.execute("SELECT zarr_path FROM ingests UNION SELECT zarr_path FROM segmentations").fetchall()}
+    named = {
+        p
+        for (p,) in store.con.execute(
+            "SELECT zarr_path FROM ingests UNION SELECT zarr_path FROM segmentations"
+        ).fetchall()
+    }
     root = store.path / ZARR_DIR
     findings = []
     if not root.is_dir():
@@ -418,6 +514,12 @@ def _orphan_arrays(store) -> list[Finding]:
             node_type = "array"
         if node_type != "array":
             continue
-        findings.append(Finding("warning", f"Zarr array {rel} is named by no ingest or segmentation "
-                                "(left by a killed or deleted run)", "delete it", _delete(folder)))
+        findings.append(
+            Finding(
+                "warning",
+                f"Zarr array {rel} is named by no ingest or segmentation (left by a killed or deleted run)",
+                "delete it",
+                _delete(folder),
+            )
+        )
     return findings

@@ -1,0 +1,61 @@
+"""The rows of AR (SPEC §9): `residuals` (per image) and `residual_pairs` (per pair of ingests).
+
+A pair's rows and its marker go in one transaction, so a killed run recomputes the pair. Masks
+do not depend on the segmentation, so a pair is computed once per pair of models (for a split
+and target), whichever of their ingests it was computed from.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_PARTNERS = """
+SELECT min(o.ingest_id) AS ingest_id, o.model
+FROM ingests o JOIN models om ON om.model = o.model
+WHERE o.status = 'done' AND o.model <> $model AND om.dataset = $dataset
+  AND o.split = $split AND o.target = $target AND o.height = $h AND o.width = $w
+  AND NOT EXISTS (
+      SELECT 1 FROM residual_pairs p
+      JOIN ingests a ON a.ingest_id = p.ingest_a JOIN ingests b ON b.ingest_id = p.ingest_b
+      WHERE a.split = o.split AND a.target = o.target
+        AND ((a.model = $model AND b.model = o.model) OR (a.model = o.model AND b.model = $model)))
+GROUP BY o.model
+ORDER BY min(o.ingest_id)
+"""
+
+
+def pending_partners(store, ingest) -> list[tuple[int, str]]:
+    """(ingest_id, model) of every other model ingested on the same images (same dataset, split,
+    target and geometry) that has no AR with this ingest's model yet: one ingest per model."""
+    return [(int(i), m) for i, m in store.con.execute(_PARTNERS, {
+        "model": ingest.model, "dataset": ingest.dataset, "split": ingest.split, "target": ingest.target,
+        "h": ingest.height, "w": ingest.width,
+    }).fetchall()]
+
+
+def common_images(store, ingest_a: int, ingest_b: int) -> np.ndarray:
+    """The images both ingests have masks for, in id order."""
+    rows = store.con.execute(
+        "SELECT x.image_id FROM mask_images x JOIN mask_images y USING (image_id) "
+        "WHERE x.ingest_id = $a AND y.ingest_id = $b ORDER BY x.image_id",
+        {"a": ingest_a, "b": ingest_b},
+    ).fetchall()
+    return np.array([r[0] for r in rows], dtype=np.int64)
+
+
+def write_pair(store, ingest_a: int, ingest_b: int, image_ids: np.ndarray, ar: np.ndarray) -> float:
+    """One pair's per-image AR and its marker (with the mean) in one transaction; returns the mean."""
+    import pandas as pd
+
+    a, b = sorted((int(ingest_a), int(ingest_b)))
+    mean_ar = float(ar.mean())
+    with store.transaction():
+        store.insert_df("residuals", pd.DataFrame({
+            "ingest_a": np.full(len(image_ids), a, np.int32), "ingest_b": np.full(len(image_ids), b, np.int32),
+            "image_id": image_ids.astype(np.int32), "ar": ar,
+        }))
+        store.insert_df("residual_pairs", pd.DataFrame({
+            "ingest_a": [a], "ingest_b": [b], "n_images": [len(image_ids)], "mean_ar": [mean_ar],
+            "computed_at": [pd.Timestamp.now()],
+        }))
+    return mean_ar
