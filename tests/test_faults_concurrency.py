@@ -12,6 +12,8 @@ import time
 import pytest
 from contracts import one_line_error
 
+from cityq.errors import CityqError
+
 MODEL = "resnet18-s0"  # one of tiny_ingested's models
 
 
@@ -76,3 +78,47 @@ def test_a_writer_killed_mid_transaction_leaves_the_last_committed_state(cli, wr
     with Store(store, read_only=True) as opened:
         assert opened.sql("SELECT count(*) AS n FROM runs WHERE stage = 'hold'")["n"][0] == 0  # rolled back
         assert not [f.line() for f in check_store(opened) if f.severity != "note"]
+
+
+def test_readers_get_in_between_a_writers_commits(tiny_ingested, copy_store):
+    """A long ingest holds the file only while it reads a block's inputs and commits it: a reader
+    polling meanwhile gets answers, each a committed state, and sees the work grow; a second
+    writer still waits for the first (cityq's writer lock) and says who holds the store."""
+    from cityq.store import Store, connection
+
+    store = copy_store(tiny_ingested)
+    args = ["ingest", "--model", MODEL, "--split", "train", "--block-size", "2", "--batch-size", "1",
+            "--device", "cpu", "--store", str(store)]
+    writer = subprocess.Popen([sys.executable, "-c", "from cityq.cli import main; main()", *args],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seen = []
+    try:
+        while writer.poll() is None:
+            with Store(store, read_only=True, wait_seconds=30) as reader:
+                row = reader.sql(
+                    "SELECT (SELECT count(*) FROM mask_blocks b JOIN ingests i USING (ingest_id) "
+                    "WHERE i.split = 'train') AS blocks, (SELECT count(*) FROM mask_images m JOIN ingests i "
+                    "USING (ingest_id) WHERE i.split = 'train') AS images").iloc[0]
+                seen.append((int(row["blocks"]), int(row["images"])))
+            time.sleep(0.02)
+        assert writer.wait() == 0, writer.stderr.read()
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+            writer.wait()
+    with Store(store, read_only=True) as done:
+        total = done.sql("SELECT count(*) AS n FROM mask_blocks b JOIN ingests i USING (ingest_id) "
+                         "WHERE i.split = 'train'")["n"][0]
+    partial = [blocks for blocks, _ in seen if 0 < blocks < total]
+    assert partial, f"no reader got in while the ingest ran ({len(seen)} reads, {total} blocks)"
+    assert [b for b, _ in seen] == sorted(b for b, _ in seen)  # committed states only, never going back
+    assert all(images <= 2 * blocks for blocks, images in seen)  # rows never ahead of their block markers
+    # While a writer works, a second writer waits for it, then says who holds the store.
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(store), "3"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        with pytest.raises(CityqError, match=rf"store busy: .* in use by process {holder.pid}"):
+            connection.WriterLock(store, wait_seconds=0.3)
+    finally:
+        holder.kill()
+        holder.wait()

@@ -183,6 +183,7 @@ def embed_model(store, options: EmbedOptions) -> EmbeddingSummary:
         flat = np.asarray(cams, dtype=np.float32).reshape(len(cams), -1)
         check_perplexity(len(flat), perplexity, what=f"the {split} masks of model {model!r}")
         steps.update()
+        store.release()  # readers get in during PCA and t-SNE
         started = time.perf_counter()
         steps.set_postfix_str("PCA")
         n_components = pca_components(pca, len(flat), flat.shape[1])

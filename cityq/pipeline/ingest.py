@@ -121,6 +121,7 @@ def ingest_model(store, model: str, options: IngestOptions | None = None) -> Ing
         ingests.delete_ingest(store, existing.ingest_id)
         existing = None
 
+    store.release()  # loading the model and its first pass read no rows
     # channels_last: oneDNN's (and cuDNN's) fast convolution layout, 1.2-1.8x on this CPU
     # for the same numbers (differences ~1e-6).
     network = load_model_weights(store, record).to(device, memory_format=torch.channels_last)
@@ -194,6 +195,7 @@ def _run_blocks(run: IngestRun, summary: IngestSummary) -> None:
             seg_maps = (segmentations.load_segmentation(store, ingest.segmentation_id, ids[ok].tolist())
                         if ok.any() else None)
             ok_ids = ids[ok]
+            store.release()  # readers get in while the block is computed; its commit reconnects
             for lo in range(0, len(ok_ids), run.options.batch_size):
                 hi = lo + run.options.batch_size
                 batch = normalize(pixels[lo:hi]).to(run.device).contiguous(memory_format=torch.channels_last)

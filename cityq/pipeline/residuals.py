@@ -41,6 +41,7 @@ def compute_pair(store, ingest_x: int, ingest_y: int, device=None, progress=None
         part = ids[lo:lo + chunk]
         _, cams_a = masks.read_cams(store, a, part)
         _, cams_b = masks.read_cams(store, b, part)
+        store.release()  # readers get in while the chunk is compared
         masks_a = upsample_cams(torch.from_numpy(cams_a).to(device), size)
         masks_b = upsample_cams(torch.from_numpy(cams_b).to(device), size)
         values[lo:lo + len(part)] = (masks_a - masks_b).abs().double().mean(dim=(1, 2)).cpu().numpy()

@@ -87,12 +87,14 @@ def ensure_segmentation(store, segmenter: str, dataset: str, image_ids, height: 
     config = {"segmenter": segmenter, "dataset": dataset, "height": height, "width": width,
               "segmentation_id": seg_id, "n_images": len(todo), "batch_size": batch_size}
     with store.run("segment", subject=segmenter, config=config):
+        store.release()  # loading the segmenter's weights reads no rows
         model = load_segmenter(record, store.path, device)
         next_row = max(done.values()) + 1 if done else 0
         blocks = range(0, len(todo), batch_size)
         for start in bar(blocks, desc=f"segment {dataset} with {segmenter}", unit="block",
                          disable=None if progress else True):
             block = frame.iloc[start: start + batch_size]
+            store.release()  # readers get in while the block is segmented
             maps = model.segment(_read_batch(block), height, width)
             if maps.shape != (len(block), height, width) or maps.dtype != torch.uint8:
                 raise CityqError(

@@ -165,6 +165,7 @@ def train_model(store, config: TrainConfig, *, force: bool = False, progress: bo
         from cityq.progress import bar
 
         epoch_rows, best = [], None
+        store.release()  # readers get in while the model trains; the rows go in at the end
         train_started = time.perf_counter()
         with bar(total=epochs * steps_per_epoch, desc=f"train {name}", unit="batch",
                  disable=None if progress else True) as pbar:

@@ -4,6 +4,12 @@
 The class holds the connection and what every writer shares (transactions, stage runs, bulk
 inserts); the tables themselves are read and written by the modules of this package, and the
 notebook helpers below (`masks`, `segmentation`, `model`, `inputs`, ...) call them.
+
+A store opened for writing holds cityq's writer lock until it is closed, and DuckDB's file
+lock while it is connected. Long writers call `store.release()` before each long computation:
+it lets go of the file (readers get in) and keeps the writer lock (other writers still wait);
+the next use of `store.con` connects again, so a writer holds the file while it reads what a
+block needs and while it commits the block.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import duckdb
 
 from cityq.errors import CityqError
 from cityq.store import macros, migrations
-from cityq.store.connection import connect
+from cityq.store.connection import WriterLock, connect
 from cityq.store.version import code_version
 
 DB_FILE = "cityq.duckdb"
@@ -49,6 +55,10 @@ class Store:
         self._in_transaction = False
         self._models: dict[str, Any] = {}
         self._tmp = None
+        self._con = None
+        self._closed = False
+        self._writer_lock = None
+        self._wait_seconds = wait_seconds
         if self.in_memory:
             import tempfile
 
@@ -68,11 +78,13 @@ class Store:
             if self.path.exists() and not self.path.is_dir():
                 raise CityqError(f"{self.path} is a file, not a store directory; choose another --store")
             self.path.mkdir(parents=True, exist_ok=True)
-        self._con = connect(db_file, read_only=read_only, wait_seconds=wait_seconds)
+        if not read_only:
+            self._writer_lock = WriterLock(self.path, wait_seconds)
         try:
+            self._con = connect(db_file, read_only=read_only, wait_seconds=wait_seconds)
             self._prepare(str(self.path))
-        except Exception:
-            self._con.close()
+        except BaseException:
+            self.close()
             raise
 
     def _prepare(self, where: str) -> None:
@@ -98,12 +110,33 @@ class Store:
     # -- connection -------------------------------------------------------------------------
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            if self._closed:
+                raise CityqError(f"store {self.path} is closed; open it again with cityq.Store(path)")
+            # After `released()`: connect again, waiting for readers that hold the file.
+            self._con = connect(self.path / DB_FILE, read_only=self.read_only, wait_seconds=self._wait_seconds)
+            if self.read_only:
+                macros.ensure_macros(self._con, read_only=True)  # TEMP copies live per connection
         return self._con
 
+    def release(self) -> None:
+        """Let go of the database file until the next use of `store.con`: call it before a long
+        computation, so that readers (`cityq query`, notebooks, `cityq serve`) get in. A store
+        in memory, or one inside a transaction, keeps its connection. A writer keeps its
+        writer lock: other writers still wait for it."""
+        if self.in_memory or self._in_transaction or self._con is None:
+            return
+        self._con.close()
+        self._con = None
+
     def close(self) -> None:
+        self._closed = True
         if self._con is not None:
             self._con.close()
             self._con = None
+        if self._writer_lock is not None:
+            self._writer_lock.release()
+            self._writer_lock = None
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
@@ -120,16 +153,16 @@ class Store:
         if self._in_transaction:
             yield
             return
-        self._con.execute("BEGIN TRANSACTION")
+        self.con.execute("BEGIN TRANSACTION")
         self._in_transaction = True
         try:
             yield
         except BaseException:
             self._in_transaction = False
-            self._con.execute("ROLLBACK")
+            self.con.execute("ROLLBACK")
             raise
         self._in_transaction = False
-        self._con.execute("COMMIT")
+        self.con.execute("COMMIT")
 
     # -- directories ------------------------------------------------------------------------
     @property
@@ -159,22 +192,22 @@ class Store:
             return 0
         columns = list(frame.column_names) if hasattr(frame, "column_names") else list(frame.columns)
         # DuckDB 2 refuses register() while an earlier execute() result is unread.
-        self._con.complete()
-        self._con.register("_cityq_insert", frame)
+        self.con.complete()
+        self.con.register("_cityq_insert", frame)
         try:
             column_list = ", ".join(f'"{c}"' for c in columns)
-            self._con.execute(
+            self.con.execute(
                 f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM _cityq_insert"
             )
         finally:
-            self._con.unregister("_cityq_insert")
+            self.con.unregister("_cityq_insert")
         return n
 
     @contextlib.contextmanager
     def run(self, stage: str, subject: str | None = None, config: dict | None = None) -> Iterator[int]:
         """Record a stage run in `runs`: 'running' now, 'done' or 'failed' when the block ends.
         A run killed from outside stays 'running', which `cityq info` shows."""
-        run_id = self._con.execute(
+        run_id = self.con.execute(
             "INSERT INTO runs (stage, subject, config, code_version, started_at, status) "
             "VALUES ($stage, $subject, $config, $version, current_timestamp, 'running') RETURNING run_id",
             {
@@ -189,13 +222,13 @@ class Store:
         except BaseException as exc:
             if self._in_transaction:
                 self._in_transaction = False
-                self._con.execute("ROLLBACK")
+                self.con.execute("ROLLBACK")
             self._finish_run(run_id, "failed", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             raise
         self._finish_run(run_id, "done", None)
 
     def _finish_run(self, run_id: int, status: str, message: str | None) -> None:
-        self._con.execute(
+        self.con.execute(
             "UPDATE runs SET status = $status, ended_at = current_timestamp, message = $message "
             "WHERE run_id = $run_id",
             {"status": status, "message": message, "run_id": run_id},
@@ -204,9 +237,9 @@ class Store:
     def _seed_objects(self) -> None:
         from cityq.objects import ade20k_classes
 
-        if self._con.execute("SELECT count(*) FROM objects").fetchall()[0][0]:
+        if self.con.execute("SELECT count(*) FROM objects").fetchall()[0][0]:
             return
-        self._con.executemany(
+        self.con.executemany(
             "INSERT INTO objects VALUES (?, ?, ?, ?)",
             [(c.index, c.name, c.synonyms, c.is_stuff) for c in ade20k_classes()],
         )
@@ -214,19 +247,19 @@ class Store:
     # -- reading ----------------------------------------------------------------------------
     def fetch_df(self, sql: str, params: dict | None = None):
         """A pandas DataFrame of the rows of `sql` (parameters bound)."""
-        return self._con.execute(sql, params or {}).df()
+        return self.con.execute(sql, params or {}).df()
 
     def query(self, name: str, **params: Any):
         """Run a named query (`cityq query --list`) with its parameters: a pandas DataFrame."""
         from cityq.queries.registry import run_named
 
-        return run_named(self._con, name, params)
+        return run_named(self.con, name, params)
 
     def sql(self, text: str, *, write: bool = False, **params: Any):
         """Run ad-hoc SQL with `$name` parameters bound (never pasted into the text)."""
         from cityq.queries.adhoc import run_sql
 
-        return run_sql(self._con, text, params, write=write)
+        return run_sql(self.con, text, params, write=write)
 
     @staticmethod
     def now() -> datetime:

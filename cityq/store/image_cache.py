@@ -91,6 +91,7 @@ def load_image_tensor(store, image_ids, size: int) -> torch.Tensor:
     from cityq.store.datasets import image_files
 
     frame = image_files(store, list(dict.fromkeys(image_ids)))
+    store.release()  # the rest reads files only: readers get in while images are decoded
     out = np.empty((len(image_ids), 3, size, size), dtype=np.uint8)
     for dataset, rows in frame.groupby("dataset", sort=True):
         data_path, index_path = _cache_paths(store, dataset, size)
