@@ -1,0 +1,115 @@
+"""Lending the store to requests without keeping a writer out.
+
+DuckDB lets a process open a file for writing only while no other process has it open, and a
+writer that finds it taken retries now and then (`cityq.store.connection.connect`: every
+50 ms at first, then every second). So the server must not keep the file open, even under a
+steady stream of requests:
+
+- one request at a time gets the store (DuckDB runs each query on all cores anyway); requests
+  that arrive meanwhile queue and reuse the same read-only connection, which saves the tens of
+  milliseconds an open costs;
+- the connection is closed as soon as no request is waiting, and in any case once it has been
+  open for `hold` seconds; after that the file stays free for `rest` seconds before anyone
+  opens it again. Under load the file is free about rest / (hold + rest) of the time, in
+  windows long enough for a writer's retry to land in one; idle, it is never held;
+- while a writer has the file, opening it fails: requests retry for `busy_wait` seconds, then
+  get `StoreBusy` (the page says who holds the store).
+
+Each connection gets the SQL box's lock-down (no file access, no extensions): nothing a
+request runs can read a file or change a setting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from cityq.errors import CityqError
+
+
+class StoreBusy(CityqError):
+    """A writer holds the store for longer than a request waits."""
+
+
+@dataclass(frozen=True)
+class GateTimes:
+    hold: float = 0.25  # longest a connection stays open while requests keep coming (s)
+    rest: float = 0.25  # then the file stays free this long (s)
+    busy_wait: float = 5.0  # how long a request waits for a writer to finish (s)
+
+
+class StoreGate:
+    def __init__(self, path: Path, times: GateTimes = GateTimes()):
+        self.path = Path(path)
+        self.times = times
+        self._lock = threading.Lock()  # who has the store
+        self._count = threading.Lock()  # guards _waiting
+        self._waiting = 0
+        self._store = None
+        self._held_since = 0.0  # start of the current stretch without a full rest
+        self._closed_at = -1e9
+        self.opens = 0  # connections opened (tests and the load check read it)
+        self.rests = 0  # times the store was released because it had been held `hold` seconds
+
+    @contextlib.contextmanager
+    def store(self) -> Iterator[object]:
+        """The read-only store, to this request alone until the block ends."""
+        with self._count:
+            self._waiting += 1
+        with self._lock:
+            with self._count:
+                self._waiting -= 1
+            if self._store is not None and self._held_too_long():
+                self._close()
+                self.rests += 1
+            if self._store is None:
+                self._open()
+            try:
+                yield self._store
+            finally:
+                with self._count:
+                    idle = self._waiting == 0
+                if idle or self._held_too_long():
+                    self._close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _held_too_long(self) -> bool:
+        return time.monotonic() - self._held_since > self.times.hold
+
+    def _open(self) -> None:
+        from cityq.queries.sandbox import lock_down
+        from cityq.store import Store
+
+        now = time.monotonic()
+        if now - self._closed_at >= self.times.rest:
+            self._held_since = now  # the file had a full rest: a fresh stretch
+        elif now - self._held_since > self.times.hold:
+            # Busy for a whole `hold` with only short gaps: give a writer its window first.
+            time.sleep(self.times.rest - (now - self._closed_at))
+            self._held_since = time.monotonic()
+        try:
+            store = Store(self.path, read_only=True, wait_seconds=self.times.busy_wait)
+        except CityqError as exc:
+            if str(exc).startswith("store busy"):
+                raise StoreBusy(str(exc)) from None
+            raise
+        try:
+            lock_down(store.con)
+        except Exception:
+            store.close()
+            raise
+        self._store = store
+        self.opens += 1
+
+    def _close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+            self._closed_at = time.monotonic()
