@@ -15,6 +15,9 @@ steady stream of requests:
 - while a writer has the file, opening it fails: requests retry for `busy_wait` seconds, then
   get `StoreBusy` (the page says who holds the store).
 
+Most requests never come here: the site keeps answers until the database file changes
+(`Site.read`), and tiles until their inputs are evicted.
+
 Each connection gets the SQL box's lock-down (no file access, no extensions): nothing a
 request runs can read a file or change a setting.
 """
@@ -37,8 +40,8 @@ class StoreBusy(CityqError):
 
 @dataclass(frozen=True)
 class GateTimes:
-    hold: float = 0.25  # longest a connection stays open while requests keep coming (s)
-    rest: float = 0.25  # then the file stays free this long (s)
+    hold: float = 0.5  # longest a connection stays open while requests keep coming (s)
+    rest: float = 0.5  # then the file stays free this long (s)
     busy_wait: float = 5.0  # how long a request waits for a writer to finish (s)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -13,7 +14,8 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from cityq.serve.gate import GateTimes, StoreGate
-from cityq.serve.tiles import Tiles
+from cityq.serve.tiles import LRU, Tiles
+from cityq.store import DB_FILE
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class ServeConfig:
     gate: GateTimes = field(default_factory=GateTimes)
     max_rows: int = 1000  # rows a page shows (downloads carry them all)
     tiles: int = 4096  # PNG tiles kept in memory (a 128 px tile is ~20 kB)
+    results: int = 256  # query answers kept in memory until the store changes
 
 
 @dataclass(frozen=True)
@@ -62,9 +65,35 @@ class Site:
         self.config = config
         self.gate = StoreGate(config.store, config.gate)
         self.tiles = Tiles(self.gate.store, max_tiles=config.tiles)
+        self.results = LRU(config.results)
         folder = Path(str(resources.files("cityq.serve").joinpath("templates")))
         self.templates = Jinja2Templates(directory=str(folder))
         self.templates.env.globals["store_path"] = str(Path(config.store).resolve())
+
+    def version(self) -> tuple:
+        """Changes whenever the store's database does: any commit rewrites the DuckDB file or
+        its write-ahead log. A stat needs no lock, so a cached answer costs no store visit."""
+        db = Path(self.config.store) / DB_FILE
+        out = []
+        for path in (db, db.with_name(db.name + ".wal")):
+            try:
+                st = path.stat()
+                out.append((st.st_ino, st.st_size, st.st_mtime_ns))
+            except FileNotFoundError:
+                out.append(None)
+        return tuple(out)
+
+    def read(self, key: tuple, fn: Callable):
+        """fn(store), remembered until the database changes. Read the version first: what fn
+        then reads is at least that new, so a cached answer is never older than its key."""
+        versioned = (self.version(), key)
+        cached = self.results.get(versioned)
+        if cached is not None:
+            return cached
+        with self.gate.store() as store:
+            value = fn(store)
+        self.results.put(versioned, value)
+        return value
 
     def page(self, request: Request, template: str, context: dict, status: int = 200):
         return self.templates.TemplateResponse(request, template, context, status_code=status)

@@ -16,8 +16,7 @@ def routes(site) -> list[Route]:
         from cityq.report.sections import top_objects_table
         from cityq.store import browse
 
-        with site.gate.store() as store:
-            held = browse.overview(store)
+        def read(store):
             findings = {}
             for name, params, view in (("top objects", TOP_OBJECTS, top_objects_table),
                                        ("ar arch vs seed", {}, None)):
@@ -26,6 +25,9 @@ def routes(site) -> list[Route]:
                     findings[name] = table(view(frame) if view is not None and len(frame) else frame)
                 except CityqError as exc:
                     findings[name] = str(exc)
+            return browse.overview(store), findings
+
+        held, findings = site.read(("home",), read)
         return site.page(request, "home.html", {
             "held": {title: table(frame) for title, frame in held.items()},
             "models": held["models"]["model"].tolist(),

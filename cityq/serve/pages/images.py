@@ -45,10 +45,13 @@ def routes(site) -> list[Route]:
         layer = q.get("layer") or "overlay"
         if layer not in LAYERS:
             raise NotFound("layer", layer, list(LAYERS))
-        with site.gate.store() as store:
+        number = _int(q.get("page"), 1)
+        wrong = _flag(q.get("wrong"))
+
+        def read(store):
             ingested = browse.ingested_models(store)
             if not ingested:
-                return site.page(request, "images.html", {"empty": True, "ingested": []})
+                return None
             refs = [browse.model_ingest(store, m) for m in (names or ingested[:1])]
             first = refs[0]
             cities = browse.cities(store, first.dataset)
@@ -61,19 +64,22 @@ def routes(site) -> list[Route]:
                 object_id, object_name = browse.find_object(store, object_name)
             threshold = _threshold(q.get("threshold"), first.thresholds)
             per_page = PER_PAGE if len(refs) == 1 else PER_PAGE_SIDE_BY_SIDE
-            number = _int(q.get("page"), 1)
             rows, total = browse.grid_images(store, browse.GridQuery(
-                first, threshold, city=city, object_id=object_id, wrong_only=_flag(q.get("wrong")),
+                first, threshold, city=city, object_id=object_id, wrong_only=wrong,
                 others=tuple(r.ingest_id for r in refs[1:]), limit=per_page, offset=(number - 1) * per_page))
-            objects = browse.present_objects(store)["object"].tolist()
-        return site.page(request, "images.html", {
-            "empty": False, "refs": refs, "ingested": ingested, "cities": cities, "city": city,
-            "object": object_name, "objects": objects, "threshold": threshold, "grid": first.thresholds,
-            "wrong": _flag(q.get("wrong")), "layer": layer, "layers": LAYERS,
-            "images": rows.to_dict("records"), "total": total, "page": number,
-            "pages": max(1, -(-total // per_page)), "per_page": per_page,
-            "segmentation_of": first.ingest_id,
-        })
+            return {
+                "empty": False, "refs": refs, "ingested": ingested, "cities": cities, "city": city,
+                "object": object_name, "objects": browse.present_objects(store)["object"].tolist(),
+                "threshold": threshold, "grid": first.thresholds, "wrong": wrong,
+                "images": rows.to_dict("records"), "total": total, "page": number,
+                "pages": max(1, -(-total // per_page)), "per_page": per_page,
+            }
+
+        key = ("images", tuple(names), q.get("city"), q.get("object"), q.get("threshold"), wrong, number)
+        context = site.read(key, read)
+        if context is None:
+            return site.page(request, "images.html", {"empty": True, "ingested": []})
+        return site.page(request, "images.html", {**context, "layer": layer, "layers": LAYERS})
 
     def tile(request):
         ingest_id, image_id = request.path_params["ingest"], request.path_params["image"]

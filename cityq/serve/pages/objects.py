@@ -15,8 +15,7 @@ def routes(site) -> list[Route]:
     def index(request):
         from cityq.store import browse
 
-        with site.gate.store() as store:
-            objects = browse.present_objects(store)
+        objects = site.read(("objects",), browse.present_objects)
         return site.page(request, "objects.html", {"objects": objects.to_dict("records")})
 
     def one(request):
@@ -27,9 +26,8 @@ def routes(site) -> list[Route]:
             threshold = float(grid_text)
         except ValueError:
             raise CityqError(f"threshold must be a number, got {grid_text!r}") from None
-        with site.gate.store() as store:
+        def read(store):
             object_id, name = browse.find_object(store, request.path_params["name"])
-            grid = browse.choices(store)["threshold"]
             # Every model and city where the object occurs (no object filter), and which of
             # those rows the default filter keeps: the same rule `rpc by city` applies.
             everywhere = store.query("rpc by city", threshold=threshold, min_mean_pixels=0)
@@ -40,6 +38,9 @@ def routes(site) -> list[Route]:
                 rows, total = browse.grid_images(store, browse.GridQuery(
                     ref, threshold, object_id=object_id, limit=STRIP))
                 strips.append({"ref": ref, "images": rows.to_dict("records"), "total": total})
+            return name, browse.choices(store)["threshold"], everywhere, kept, strips
+
+        name, grid, everywhere, kept, strips = site.read(("object", request.path_params["name"], threshold), read)
         rows = everywhere[everywhere["object"] == name].copy()
         passed = set(zip(kept.loc[kept["object"] == name, "ingest_id"], kept.loc[kept["object"] == name, "city"]))
         rows["passes_filter"] = [(i, c) in passed for i, c in zip(rows["ingest_id"], rows["city"])]

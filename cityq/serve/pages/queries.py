@@ -27,8 +27,8 @@ def params_of(request, query) -> dict[str, str]:
 
 
 def run(site, query, params):
-    with site.gate.store() as store:
-        return store.query(query.name, **params)
+    key = ("query", query.name, tuple(sorted(params.items())))
+    return site.read(key, lambda store: store.query(query.name, **params))
 
 
 def chart_spec(query, frame) -> dict | None:
@@ -50,14 +50,13 @@ def routes(site) -> list[Route]:
         params = params_of(request, query)
         from cityq.store import browse
 
+        suggestions = site.read(("choices",), browse.choices)
         frame, error = None, None
-        with site.gate.store() as store:
-            suggestions = browse.choices(store)
-            try:
-                frame = store.query(query.name, **params)
-            except CityqError as exc:
-                error = str(exc)
-        spec = chart_spec(query, frame)  # drawn after the store is released
+        try:
+            frame = run(site, query, params)
+        except CityqError as exc:
+            error = str(exc)
+        spec = chart_spec(query, frame)
         return site.page(request, "query.html", {
             "query": query, "params": params, "error": error, "spec": spec,
             "table": table(frame, site.config.max_rows) if frame is not None else None,

@@ -16,8 +16,7 @@ def routes(site) -> list[Route]:
         from cityq.queries import sandbox
 
         sandbox.check(text)  # refuse before taking the store
-        with site.gate.store() as store:
-            return sandbox.run(store.con, text, max_rows)
+        return site.read(("sql", text, max_rows), lambda store: sandbox.run(store.con, text, max_rows))
 
     def page(request):
         from cityq.queries.registry import list_queries
