@@ -64,7 +64,7 @@ class Site:
     def __init__(self, config: ServeConfig):
         self.config = config
         self.gate = StoreGate(config.store, config.gate)
-        self.tiles = Tiles(self.gate.store, max_tiles=config.tiles)
+        self.tiles = Tiles(self._tile_source, max_tiles=config.tiles)
         self.results = LRU(config.results)
         folder = Path(str(resources.files("cityq.serve").joinpath("templates")))
         self.templates = Jinja2Templates(directory=str(folder))
@@ -94,6 +94,20 @@ class Site:
             value = fn(store)
         self.results.put(versioned, value)
         return value
+
+    def derive(self, key: tuple, fn: Callable):
+        """fn(), remembered like `read` (for what is computed from read answers: chart specs)."""
+        versioned = (self.version(), key)
+        cached = self.results.get(versioned)
+        if cached is None:
+            cached = fn()
+            self.results.put(versioned, cached)
+        return cached
+
+    def _tile_source(self, ingest_id: int):
+        from cityq.store.browse import tile_source
+
+        return self.read(("tile source", ingest_id), lambda store: tile_source(store, ingest_id))
 
     def page(self, request: Request, template: str, context: dict, status: int = 200):
         return self.templates.TemplateResponse(request, template, context, status_code=status)

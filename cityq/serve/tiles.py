@@ -62,12 +62,13 @@ class LRU:
 
 
 class Tiles:
-    """Draws tiles; `with_store` lends the store (the server's gate) for the reads a tile needs."""
+    """Draws tiles. `source(ingest_id)` gives the ingest's `TileSource` (the site looks it up
+    once per version of the store); CAMs, class maps and pixels come from disk, not the database."""
 
-    def __init__(self, with_store: Callable, max_tiles: int = 4096, max_inputs: int = 4096):
-        self.with_store = with_store
+    def __init__(self, source: Callable, max_tiles: int = 4096, max_inputs: int = 4096):
+        self.source = source
         self.pngs = LRU(max_tiles)
-        self._inputs = LRU(max_inputs)  # (kind, ...) -> ingest ref, cam, pixels or class map
+        self._inputs = LRU(max_inputs)  # (kind, ingest or image, image) -> CAM, class map or pixels
 
     def png(self, ingest_id: int, image_id: int, threshold: float, layer: str) -> bytes:
         if layer not in LAYERS:
@@ -80,46 +81,23 @@ class Tiles:
         cached = self.pngs.get(key)
         if cached is not None:
             return cached
-        ref, cam, pixels, classes = self._load(ingest_id, image_id, layer)
-        data = _encode(draw(layer, pixels, cam, classes, threshold, (ref.height, ref.width)))
+        source = self.source(ingest_id)
+        size = (source.ingest.height, source.ingest.width)
+        cam = self._input(("cam", ingest_id, image_id), lambda: source.cams(image_id))
+        pixels = self._input(("pixels", image_id, size), lambda: _decode(source.files[image_id], *size))
+        classes = None
+        if layer == "segmentation":
+            classes = self._input(("classes", ingest_id, image_id), lambda: source.classes(image_id))
+        data = _encode(draw(layer, pixels, cam, classes, threshold, size))
         self.pngs.put(key, data)
         return data
 
-    def _load(self, ingest_id: int, image_id: int, layer: str):
-        """The ingest, the CAM, the pixels and (for the segmentation layer) the class map; one
-        visit to the store for whatever is not cached yet."""
-        keys = {"ref": ("ref", ingest_id), "cam": ("cam", ingest_id, image_id), "file": ("file", image_id)}
-        found = {name: self._inputs.get(key) for name, key in keys.items()}
-        ref = found["ref"]
-        need_classes = layer == "segmentation"
-        seg_key = ("seg", ref.segmentation_id, image_id) if ref is not None else None
-        classes = self._inputs.get(seg_key) if (need_classes and seg_key) else None
-        if any(v is None for v in found.values()) or (need_classes and classes is None):
-            from cityq.store import browse
-
-            with self.with_store() as store:
-                if ref is None:
-                    ref = browse.ingest_ref(store, ingest_id)
-                if found["cam"] is None:
-                    found["cam"] = browse.native_cams(store, ingest_id, [image_id])[0]
-                if found["file"] is None:
-                    files = browse.image_files(store, [image_id])
-                    if image_id not in files:
-                        raise CityqError(f"no image {image_id} in the store")
-                    found["file"] = files[image_id]
-                if need_classes and classes is None:
-                    classes = browse.segmentation_maps(store, ref.segmentation_id, [image_id])[0]
-            self._inputs.put(keys["ref"], ref)
-            self._inputs.put(keys["cam"], found["cam"])
-            self._inputs.put(keys["file"], found["file"])
-            if need_classes:
-                self._inputs.put(("seg", ref.segmentation_id, image_id), classes)
-        pixels_key = ("pixels", image_id, ref.height, ref.width)
-        pixels = self._inputs.get(pixels_key)
-        if pixels is None:
-            pixels = _decode(found["file"], ref.height, ref.width)
-            self._inputs.put(pixels_key, pixels)
-        return ref, found["cam"], pixels, classes
+    def _input(self, key, load):
+        value = self._inputs.get(key)
+        if value is None:
+            value = load()
+            self._inputs.put(key, value)
+        return value
 
 
 def _decode(path, height: int, width: int) -> np.ndarray:

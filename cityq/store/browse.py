@@ -196,26 +196,60 @@ def grid_images(store, query: GridQuery) -> tuple[pd.DataFrame, int]:
 
 
 # -- what a tile is drawn from ----------------------------------------------------------------
-def image_files(store, image_ids) -> dict[int, Path]:
-    """image_id -> the image file on disk."""
+@dataclass(frozen=True)
+class TileSource:
+    """Everything a tile of one finished ingest is drawn from, looked up once: where each
+    image's CAM and class map sit in Zarr and where its file is. The Zarr arrays are read
+    without the database, so tiles need no visit to it once this is built."""
+
+    ingest: IngestRef
+    cam_rows: dict[int, int]  # image_id -> row of the ingest's CAM array
+    class_rows: dict[int, int]  # image_id -> row of the segmentation's array
+    files: dict[int, Path]  # image_id -> the image file
+    cam_array: object  # zarr.Array (N,h,w) float32
+    class_array: object | None  # zarr.Array (N,H,W) uint8, None when missing
+
+    def cams(self, image_id: int) -> np.ndarray:
+        """The stored native-resolution CAM (h,w) of one image."""
+        row = self._row(self.cam_rows, image_id)
+        cam = np.asarray(self.cam_array[row])
+        if np.isnan(cam).any():  # the array's fill value: a chunk the store says is written is not
+            raise CityqError(f"the mask of image {image_id} is missing from model {self.ingest.model!r}'s "
+                             "array; run `cityq check`")
+        return cam
+
+    def classes(self, image_id: int) -> np.ndarray:
+        """The class map (H,W) the ingest's counts were made with."""
+        if self.class_array is None:
+            raise CityqError(f"the segmentation of model {self.ingest.model!r}'s ingest is missing; run `cityq check`")
+        return np.asarray(self.class_array[self._row(self.class_rows, image_id)])
+
+    def _row(self, rows: dict[int, int], image_id: int) -> int:
+        if image_id not in rows:
+            raise CityqError(f"image {image_id} has no mask for model {self.ingest.model!r}")
+        return rows[image_id]
+
+
+def tile_source(store, ingest_id: int) -> TileSource:
+    from cityq.pipeline.mask_store import get_ingest, open_array
+
+    ref = ingest_ref(store, ingest_id)
     rows = store.con.execute(
-        "SELECT i.image_id, d.root, i.path FROM images i JOIN datasets d USING (dataset) "
-        "WHERE list_contains($ids, i.image_id)", {"ids": [int(i) for i in image_ids]}).fetchall()
-    return {int(i): Path(root) / rel for i, root, rel in rows}
-
-
-def native_cams(store, ingest_id: int, image_ids) -> np.ndarray:
-    """The stored native-resolution CAMs (N,h,w) of the images, in their order."""
-    from cityq.pipeline.mask_store import read_cams
-
-    return read_cams(store, ingest_id, np.asarray(image_ids, dtype=np.int64))[1]
-
-
-def segmentation_maps(store, segmentation_id: int, image_ids) -> np.ndarray:
-    """Class maps (N,H,W) uint8 of the images from one segmentation."""
-    from cityq.pipeline.segment import load_segmentation
-
-    return load_segmentation(store, segmentation_id, image_ids)
+        "SELECT mi.image_id, mi.zarr_index, si.zarr_index, d.root, im.path "
+        "FROM mask_images mi JOIN images im USING (image_id) JOIN datasets d ON d.dataset = im.dataset "
+        "LEFT JOIN segmented_images si ON si.segmentation_id = $seg AND si.image_id = mi.image_id "
+        "WHERE mi.ingest_id = $id", {"id": ingest_id, "seg": ref.segmentation_id}).fetchall()
+    seg_path = store.con.execute("SELECT zarr_path FROM segmentations WHERE segmentation_id = $s",
+                                 {"s": ref.segmentation_id}).fetchall()[0][0]
+    root = store.zarr_root()
+    return TileSource(
+        ingest=ref,
+        cam_rows={int(r[0]): int(r[1]) for r in rows},
+        class_rows={int(r[0]): int(r[2]) for r in rows if r[2] is not None},
+        files={int(r[0]): Path(r[3]) / r[4] for r in rows},
+        cam_array=open_array(store, get_ingest(store, ingest_id)),
+        class_array=root.get(seg_path, None),
+    )
 
 
 def choices(store) -> dict[str, list[str]]:

@@ -56,7 +56,7 @@ def routes(site) -> list[Route]:
             frame = run(site, query, params)
         except CityqError as exc:
             error = str(exc)
-        spec = chart_spec(query, frame)
+        spec = site.derive(("chart", query.name, tuple(sorted(params.items()))), lambda: chart_spec(query, frame))
         return site.page(request, "query.html", {
             "query": query, "params": params, "error": error, "spec": spec,
             "table": table(frame, site.config.max_rows) if frame is not None else None,
@@ -70,7 +70,9 @@ def routes(site) -> list[Route]:
 
     def chart(request):
         query = find(request.path_params["name"])
-        spec = chart_spec(query, run(site, query, params_of(request, query)))
+        params = params_of(request, query)
+        frame = run(site, query, params)
+        spec = site.derive(("chart", query.name, tuple(sorted(params.items()))), lambda: chart_spec(query, frame))
         if spec is None:
             raise CityqError(f"query {query.name!r} has no chart for these rows")
         return chart_file(spec, request.path_params["fmt"], query.macro)
