@@ -192,7 +192,7 @@ def run(quick: bool) -> list[dict]:
             process.terminate()
             process.wait(timeout=30)
         scale = (f"{2 * per_city} images at {size} px ({len(mix)} distinct requests: query pages, image pages, "
-                 f"tiles), 3 ingested models")
+                 f"tiles), 3 ingested models; load average {os.getloadavg()[0]:.1f}")
         total = sum(len(v) for v in loaded.values())
         results.append({"name": f"{CLIENTS} clients x {seconds:g} s: requests", "value": total, "unit": "requests",
                         "baseline": sum(len(v) for v in alone.values()),

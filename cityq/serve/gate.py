@@ -46,6 +46,8 @@ class GateTimes:
 
 
 class StoreGate:
+    """Lends the read-only store to one request at a time (see the module's docstring)."""
+
     def __init__(self, path: Path, times: GateTimes = GateTimes()):
         self.path = Path(path)
         self.times = times
@@ -55,8 +57,7 @@ class StoreGate:
         self._store = None
         self._held_since = 0.0  # start of the current stretch without a full rest
         self._closed_at = -1e9
-        self.opens = 0  # connections opened (tests and the load check read it)
-        self.rests = 0  # times the store was released because it had been held `hold` seconds
+        self.opens = 0  # connections opened (the tests read it)
 
     @contextlib.contextmanager
     def store(self) -> Iterator[object]:
@@ -68,7 +69,6 @@ class StoreGate:
                 self._waiting -= 1
             if self._store is not None and self._held_too_long():
                 self._close()
-                self.rests += 1
             if self._store is None:
                 self._open()
             try:
