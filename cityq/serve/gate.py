@@ -6,8 +6,8 @@ writer that finds it taken retries now and then (`cityq.store.connection.connect
 steady stream of requests:
 
 - one request at a time gets the store (DuckDB runs each query on all cores anyway); requests
-  that arrive meanwhile queue and reuse the same read-only connection, which saves the tens of
-  milliseconds an open costs;
+  that arrive meanwhile queue and reuse the same read-only connection, which saves the
+  0.1-0.2 s an open costs (it installs the named-query macros);
 - the connection is closed as soon as no request is waiting, and in any case once it has been
   open for `hold` seconds; after that the file stays free for `rest` seconds before anyone
   opens it again. Under load the file is free about rest / (hold + rest) of the time, in
@@ -18,6 +18,7 @@ steady stream of requests:
 Most requests never come here: the site keeps answers until the database file changes
 (`Site.read`), and tiles until their inputs are evicted.
 
+A request holds the store at most `query_timeout` seconds; then DuckDB interrupts its query.
 Each connection gets the SQL box's lock-down (no file access, no extensions): nothing a
 request runs can read a file or change a setting.
 """
@@ -38,11 +39,16 @@ class StoreBusy(CityqError):
     """A writer holds the store for longer than a request waits."""
 
 
+class TooLong(CityqError):
+    """A request's queries ran past the gate's timeout and were interrupted."""
+
+
 @dataclass(frozen=True)
 class GateTimes:
     hold: float = 0.5  # longest a connection stays open while requests keep coming (s)
     rest: float = 0.5  # then the file stays free this long (s)
     busy_wait: float = 5.0  # how long a request waits for a writer to finish (s)
+    query_timeout: float = 30.0  # a request's queries are interrupted after this long (s)
 
 
 class StoreGate:
@@ -71,9 +77,20 @@ class StoreGate:
                 self._close()
             if self._store is None:
                 self._open()
+            # "One query" must stay short even when the SQL box asks for a cross join of
+            # everything: past the timeout DuckDB is told to stop, and the store is released.
+            timer = threading.Timer(self.times.query_timeout, self._store.con.interrupt)
+            timer.start()
             try:
                 yield self._store
+            except Exception as exc:
+                if not timer.is_alive():
+                    raise TooLong(f"stopped after {self.times.query_timeout:g} s: the server holds the store at "
+                                  "most that long for one page, so that writers are not kept waiting; narrow the "
+                                  "query, or run it with `cityq sql` in a shell") from exc
+                raise
             finally:
+                timer.cancel()
                 with self._count:
                     idle = self._waiting == 0
                 if idle or self._held_too_long():

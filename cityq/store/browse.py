@@ -241,7 +241,10 @@ def tile_source(store, ingest_id: int) -> TileSource:
         "WHERE mi.ingest_id = $id", {"id": ingest_id, "seg": ref.segmentation_id}).fetchall()
     seg_path = store.con.execute("SELECT zarr_path FROM segmentations WHERE segmentation_id = $s",
                                  {"s": ref.segmentation_id}).fetchall()[0][0]
-    root = store.zarr_root()
+    try:
+        root = store.zarr_root()
+    except FileNotFoundError:  # counts written without masks (cityq.synthetic_counts)
+        raise CityqError(f"the store has no mask arrays, so model {ref.model!r} has no masks to draw") from None
     return TileSource(
         ingest=ref,
         cam_rows={int(r[0]): int(r[1]) for r in rows},
