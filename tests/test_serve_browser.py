@@ -79,10 +79,14 @@ def _tiles_loaded(driver):
 
 
 def _shot(driver, folder: Path, name: str, height: int | None = None) -> None:
-    height = height or driver.execute_script("return Math.min(document.body.scrollHeight + 20, 1800)")
-    driver.set_window_size(1280, height)
-    driver.save_screenshot(str(folder / f"serve-{name}.png"))
-    driver.set_window_size(1280, 1000)
+    """The page from the top, `height` px (default: all of it, at most 1800) of it."""
+    import base64
+
+    full = driver.execute_script("return document.documentElement.scrollHeight")
+    clip = {"x": 0, "y": 0, "width": 1280, "height": min(height or full, full, 1800), "scale": 1}
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "clip": clip,
+                                                             "captureBeyondViewport": True})
+    (folder / f"serve-{name}.png").write_bytes(base64.b64decode(shot["data"]))
 
 
 def test_home_query_form_and_image_grid_in_chromium(browser, site):
@@ -109,11 +113,12 @@ def test_home_query_form_and_image_grid_in_chromium(browser, site):
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#chart svg, #chart canvas"))
     ranks = [int(td.text) for td in browser.find_elements(By.CSS_SELECTOR, "#rows tbody td:nth-child(4)")]
     assert ranks and set(ranks) == {1, 2}
-    header = browser.find_element(By.CSS_SELECTOR, "#rows thead th:nth-child(6)")  # lift
+    header = browser.find_element(By.CSS_SELECTOR, "#rows thead th:nth-child(7)")  # lift
     header.click()
     header.click()  # descending
+    assert header.text.startswith("lift")
     lifts = [float(td.get_attribute("data-value")) for td in
-             browser.find_elements(By.CSS_SELECTOR, "#rows tbody td:nth-child(6)")]
+             browser.find_elements(By.CSS_SELECTOR, "#rows tbody td:nth-child(7)")]
     assert lifts == sorted(lifts, reverse=True)
     _no_js_errors(browser)
     _shot(browser, shots, "query")
@@ -132,7 +137,8 @@ def test_home_query_form_and_image_grid_in_chromium(browser, site):
     _wait(browser, _tiles_loaded)
     assert f"threshold={after}" in browser.current_url
     _no_js_errors(browser)
-    _shot(browser, shots, "images", 1100)
+    browser.execute_script("document.activeElement.blur()")
+    _shot(browser, shots, "images", 1000)
 
     # Side by side: every ingested model on the same images, the segmentation beside them.
     models = [b.get_attribute("value") for b in browser.find_elements(By.CSS_SELECTOR, "input[name=model]")]
@@ -141,4 +147,4 @@ def test_home_query_form_and_image_grid_in_chromium(browser, site):
     columns = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "table.side-by-side th")]
     assert columns[0] == "image" and columns[1].startswith("segmentation") and columns[2:] == models[:3]
     _no_js_errors(browser)
-    _shot(browser, shots, "side-by-side", 1100)
+    _shot(browser, shots, "side-by-side", 1000)
