@@ -36,7 +36,8 @@ def chart_spec(query, frame) -> dict | None:
 
     if frame is None or frame.empty or not has_chart(query.name):
         return None
-    return render_chart(query.name, frame).to_dict()
+    # Validated by the chart tests; skipping jsonschema here saves a third of the drawing time.
+    return render_chart(query.name, frame).to_dict(validate=False)
 
 
 def routes(site) -> list[Route]:
