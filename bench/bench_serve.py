@@ -49,11 +49,11 @@ print(f"{waited:.4f}")
 def _build(folder: Path, per_city: int, size: int) -> Path:
     import torch
 
-    from cityq.datasets import add_dataset
     from cityq.models.checkpoint import save_checkpoint
     from cityq.models.registry import create_model
+    from cityq.pipeline.datasets import add_dataset
     from cityq.pipeline.ingest import IngestOptions, ingest_model
-    from cityq.pipeline.train import import_model
+    from cityq.pipeline.train import ImportOptions, import_model
     from cityq.store import Store
     from cityq.synth.writer import generate_dataset
 
@@ -64,7 +64,8 @@ def _build(folder: Path, per_city: int, size: int) -> Path:
             torch.manual_seed(seed)
             checkpoint = folder / f"{arch}-{seed}.pt"
             save_checkpoint(checkpoint, create_model(arch, 2), arch, 2, {"img_size": size})
-            import_model(store, arch, checkpoint, f"{arch}-s{seed}", "bench", img_size=size, device="cpu")
+            import_model(store, ImportOptions(arch, checkpoint, f"{arch}-s{seed}", "bench", img_size=size,
+                                              device="cpu"))
             ingest_model(store, f"{arch}-s{seed}", IngestOptions(block_size=32, device="cpu", progress=False))
     return folder / "store"
 
@@ -102,7 +103,8 @@ def _mix(store: Path) -> list[tuple[str, str]]:
     mix = []
     for _ in range(400):
         t = rng.choice(grid)
-        mix.append(("query", "/queries/top_objects?" + urllib.parse.urlencode({"k": rng.randint(1, 5), "threshold": t})))
+        top = {"k": rng.randint(1, 5), "threshold": t}
+        mix.append(("query", "/queries/top_objects?" + urllib.parse.urlencode(top)))
         mix.append(("query", "/queries/rpc_by_city?" + urllib.parse.urlencode({"threshold": t})))
         params = {"model": rng.choice(refs).model, "city": rng.choice(cities), "threshold": t}
         mix.append(("images", "/images?" + urllib.parse.urlencode(params)))
@@ -206,10 +208,12 @@ def run(quick: bool) -> list[dict]:
                             "baseline": round(_p(base, 95), 3),
                             "note": f"p50 {_p(values, 50):.3f} s over {len(values)} requests; "
                                     f"baseline (1 client) p50 {_p(base, 50):.3f} s"})
+        at = ", ".join(f"{t:g}" for t in writer_at)
+        shown = ", ".join(f"{w:.3f}" for w in waits)
         results.append({"name": "writer under load: wait to open for writing", "value": round(max(waits), 3),
                         "unit": "s (max)", "baseline": round(idle_wait, 3),
-                        "note": f"{len(waits)} writers at {', '.join(f'{t:g}' for t in writer_at)} s, each got in "
-                                f"(waits {', '.join(f'{w:.3f}' for w in waits)} s); baseline: idle server, median of 3"})
+                        "note": f"{len(waits)} writers at {at} s, each got in (waits {shown} s); "
+                                "baseline: idle server, median of 3"})
     return results
 
 

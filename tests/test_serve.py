@@ -114,7 +114,8 @@ def test_query_page_shows_what_cityq_query_prints(served, cli, name, params):
     for got, (_, want) in zip(shown, expected.iterrows()):
         for text, value in zip(got, want):
             if isinstance(value, float):
-                assert (text == "" and np.isnan(value)) or float(text) == pytest.approx(value, rel=1e-9, abs=1e-9)  # JSON keeps 10 decimals
+                # the CLI's JSON keeps 10 decimals
+                assert (text == "" and np.isnan(value)) or float(text) == pytest.approx(value, rel=1e-9, abs=1e-9)
             elif isinstance(value, bool):
                 assert text == str(value).lower()
             elif value is not None:

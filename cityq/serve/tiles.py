@@ -102,7 +102,7 @@ class Tiles:
 
 def _decode(path, height: int, width: int) -> np.ndarray:
     """uint8 (H,W,3): RGB, squashed to the model's input size as the ingest did."""
-    from cityq.pipeline.images import as_rgb
+    from cityq.imaging import as_rgb
 
     try:
         with Image.open(path) as image:
@@ -113,7 +113,7 @@ def _decode(path, height: int, width: int) -> np.ndarray:
 
 def full_mask(cam: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """The full-size mask (H,W) of a native CAM, exactly as the ingest computed it."""
-    from cityq.pipeline.gradcam import upsample_cams
+    from cityq.cams import upsample_cams
 
     return upsample_cams(torch.from_numpy(np.ascontiguousarray(cam, dtype=np.float32))[None], size)[0].numpy()
 

@@ -231,7 +231,8 @@ class TileSource:
 
 
 def tile_source(store, ingest_id: int) -> TileSource:
-    from cityq.pipeline.mask_store import get_ingest, open_array
+    from cityq.store.ingests import get_ingest
+    from cityq.store.mask_arrays import open_array
 
     ref = ingest_ref(store, ingest_id)
     rows = store.con.execute(
@@ -243,7 +244,7 @@ def tile_source(store, ingest_id: int) -> TileSource:
                                  {"s": ref.segmentation_id}).fetchall()[0][0]
     try:
         root = store.zarr_root()
-    except FileNotFoundError:  # counts written without masks (cityq.synthetic_counts)
+    except FileNotFoundError:  # counts written without masks (cityq.store.synthetic_counts)
         raise CityqError(f"the store has no mask arrays, so model {ref.model!r} has no masks to draw") from None
     return TileSource(
         ingest=ref,

@@ -48,7 +48,8 @@ def routes(site) -> list[Route]:
         if len(rows):
             from cityq.charts import render_chart
 
-            spec = site.derive(("object chart", name, threshold), lambda: render_chart("rpc by city", rows).to_dict(validate=False))
+            spec = site.derive(("object chart", name, threshold),
+                               lambda: render_chart("rpc by city", rows).to_dict(validate=False))
         columns = ["model", "segmenter", "city", "rpc", "lift", "mean_pixels", "n_images", "passes_filter"]
         return site.page(request, "object.html", {
             "name": name, "threshold": threshold, "grid": grid, "spec": spec,

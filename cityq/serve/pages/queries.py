@@ -89,4 +89,5 @@ def routes(site) -> list[Route]:
 def _cli(query, params: dict) -> str:
     import shlex
 
-    return f"cityq query {shlex.quote(query.name)}" + "".join(f" -p {shlex.quote(f'{k}={v}')}" for k, v in params.items())
+    options = "".join(f" -p {shlex.quote(f'{k}={v}')}" for k, v in params.items())
+    return f"cityq query {shlex.quote(query.name)}{options}"
