@@ -38,11 +38,18 @@ _WRITER = """
 import sys, time
 from cityq.store import Store
 started = time.monotonic()
+waits = []
 with Store(sys.argv[1]) as store:          # for writing: retries while readers hold the file
-    waited = time.monotonic() - started
-    with store.run("bench-serve-writer"):
+    waits.append(time.monotonic() - started)
+    for block in range(5):                 # as an ingest does: let go of the file, compute, commit
+        store.release()
         time.sleep(0.2)
-print(f"{waited:.4f}")
+        started = time.monotonic()
+        store.con                          # connects again, retrying while readers hold the file
+        waits.append(time.monotonic() - started)
+        with store.run("bench-serve-writer"):
+            pass
+print(" ".join(f"{w:.4f}" for w in waits))
 """
 
 
@@ -149,7 +156,7 @@ def _load(url: str, mix, clients: int, seconds: float, writer_at: list[float], s
     def writers() -> None:
         for offset in writer_at:
             time.sleep(max(0.0, start + offset - time.monotonic()))
-            waits.append(_write_once(store))
+            waits.extend(_write_once(store))
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
     threads.append(threading.Thread(target=writers))
@@ -160,14 +167,15 @@ def _load(url: str, mix, clients: int, seconds: float, writer_at: list[float], s
     return latencies, errors, waits
 
 
-def _write_once(store: Path) -> float:
-    """Seconds a writer waited to open the store; raises if it could not (CITYQ_WAIT = 10 s)."""
+def _write_once(store: Path) -> list[float]:
+    """Seconds a writer waited for the file: to open the store, then to reconnect for each of
+    5 commits; raises if it could not (CITYQ_WAIT = 10 s)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CITYQ_WAIT": "10"}
     done = subprocess.run([sys.executable, "-c", _WRITER, str(store)], capture_output=True, text=True, env=env,
                           timeout=120, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"the writer did not get in: {done.stderr.strip().splitlines()[-1:]}")
-    return float(done.stdout.strip())
+    return [float(w) for w in done.stdout.split()]
 
 
 def _p(values: list[float], q: float) -> float:
@@ -185,7 +193,7 @@ def run(quick: bool) -> list[dict]:
         mix = _mix(store)
         process, url = _start(store, folder / "server.log")
         try:
-            idle_wait = statistics.median(_write_once(store) for _ in range(3))
+            idle_wait = statistics.median(w for _ in range(2) for w in _write_once(store))
             # Baseline: one client, the same mix, a third of the time.
             alone, alone_errors, _ = _load(url, mix, 1, seconds / 3, [], store)
             writer_at = [seconds * k / 4 for k in (1, 2, 3)]
@@ -209,11 +217,10 @@ def run(quick: bool) -> list[dict]:
                             "note": f"p50 {_p(values, 50):.3f} s over {len(values)} requests; "
                                     f"baseline (1 client) p50 {_p(base, 50):.3f} s"})
         at = ", ".join(f"{t:g}" for t in writer_at)
-        shown = ", ".join(f"{w:.3f}" for w in waits)
-        results.append({"name": "writer under load: wait to open for writing", "value": round(max(waits), 3),
-                        "unit": "s (max)", "baseline": round(idle_wait, 3),
-                        "note": f"{len(waits)} writers at {at} s, each got in (waits {shown} s); "
-                                "baseline: idle server, median of 3"})
+        results.append({"name": "writer under load: wait for the file (open + 5 reconnects each)",
+                        "value": round(max(waits), 3), "unit": "s (max)", "baseline": round(idle_wait, 3),
+                        "note": f"{len(writer_at)} writers at {at} s, all {len(waits)} waits ended in the file; "
+                                f"median {statistics.median(waits):.3f} s; baseline: idle server, median of 12"})
     return results
 
 

@@ -294,11 +294,18 @@ _WRITER = """
 import sys, time
 from cityq.store import Store
 started = time.monotonic()
-with Store(sys.argv[1]) as store:          # opens for writing, retrying while readers hold it
-    waited = time.monotonic() - started
-    with store.run("serve-test-writer"):
-        time.sleep(0.3)                    # hold the store a while: requests must wait, not fail
-print(f"{waited:.3f}")
+waits = []
+with Store(sys.argv[1]) as store:          # opens for writing, retrying while readers hold the file
+    waits.append(time.monotonic() - started)
+    for block in range(3):                 # as an ingest does: let go of the file, compute, commit
+        store.release()
+        time.sleep(0.3)
+        started = time.monotonic()
+        store.con                          # connects again, retrying while readers hold the file
+        waits.append(time.monotonic() - started)
+        with store.run("serve-test-writer"):
+            pass
+print(max(waits))
 """
 
 
@@ -331,7 +338,9 @@ def test_a_writer_gets_in_while_the_server_is_busy(served, study):
     for t in threads:
         t.join()
     assert writer.returncode == 0, writer.stderr[-1500:]
-    assert float(writer.stdout.strip()) < 5.0  # got in well before its 10 s patience ran out
+    # It got in every time, each within about a second (the server's window after its query in
+    # flight), well before its 10 s patience ran out.
+    assert float(writer.stdout.strip()) < 3.0
     # The server was busy all along: requests were in flight while the writer tried.
     during = [r for r in requests if r[0] < writer_end and r[1] > writer_start]
     assert len(during) >= 6
@@ -339,7 +348,7 @@ def test_a_writer_gets_in_while_the_server_is_busy(served, study):
     from cityq.store import Store
 
     with Store(served.store, read_only=True) as store:
-        assert store.sql("SELECT count(*) AS n FROM runs WHERE stage = 'serve-test-writer'")["n"][0] >= 1
+        assert store.sql("SELECT count(*) AS n FROM runs WHERE stage = 'serve-test-writer'")["n"][0] >= 3
 
 
 _HOLDER = """
@@ -353,13 +362,16 @@ time.sleep(30)
 
 def test_store_busy_is_a_clear_error(tmp_path, copy_store, tiny_ingested):
     from cityq.serve.gate import GateTimes, StoreBusy, StoreGate
+    from cityq.store.browse import writer_running
 
     store = copy_store(tiny_ingested)
+    assert not writer_running(store)
     holder = subprocess.Popen(
         [sys.executable, "-c", _HOLDER, str(store)],
         stdout=subprocess.PIPE, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     try:
         assert holder.stdout.readline().strip() == "open"
+        assert writer_running(store)  # the gate sees the writer (its writer lock) without waiting
         gate = StoreGate(store, GateTimes(busy_wait=0.5))
         started = time.monotonic()
         with pytest.raises(StoreBusy, match=rf"store busy: .* in use by process {holder.pid}"), gate.store():
@@ -368,6 +380,7 @@ def test_store_busy_is_a_clear_error(tmp_path, copy_store, tiny_ingested):
     finally:
         holder.kill()
         holder.wait()
+    assert not writer_running(store)  # the kernel dropped the dead writer's lock
 
 
 def test_gate_releases_the_store_when_idle(copy_store, tiny_ingested):

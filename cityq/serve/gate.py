@@ -1,17 +1,23 @@
 """Lending the store to requests without keeping a writer out.
 
-DuckDB lets a process open a file for writing only while no other process has it open, and a
-writer that finds it taken retries now and then (`cityq.store.connection.connect`: every
-50 ms at first, then every second). So the server must not keep the file open, even under a
-steady stream of requests:
+DuckDB lets a process open a file for writing only while no other process has it open. A
+cityq writer takes the store's writer lock first (`<store>/.writer.lock`), then connects to
+the DuckDB file, retrying while it is taken (`cityq.store.connection.connect`: after 50 ms,
+then at doubling gaps up to 1 s), and a long writer lets go of the file between its commits
+and connects again for each (`Store.release`). So the server must hold the file only in short
+stretches, and step aside whenever a writer runs:
 
-- one request at a time gets the store (DuckDB runs each query on all cores anyway); requests
-  that arrive meanwhile queue and reuse the same read-only connection, which saves the
-  0.1-0.2 s an open costs (it installs the named-query macros);
-- the connection is closed as soon as no request is waiting, and in any case once it has been
-  open for `hold` seconds; after that the file stays free for `rest` seconds before anyone
-  opens it again. Under load the file is free about rest / (hold + rest) of the time, in
-  windows long enough for a writer's retry to land in one; idle, it is never held;
+- one request at a time gets the store (DuckDB runs each query on all cores anyway);
+  requests that arrive meanwhile queue and reuse the same read-only connection, which saves
+  the 0.05-0.1 s an open costs;
+- the connection is closed as soon as no request is waiting;
+- while no writer runs, it is closed in any case after `hold` seconds of continuous use, and
+  the file stays free for `rest` seconds before anyone opens it again: a courtesy to writers
+  that do not announce themselves;
+- while a cityq writer runs (its writer lock is held; probing it costs a few microseconds),
+  the connection is closed after every request and the file then stays free for
+  `writer_rest` seconds, longer than a writer's longest retry gap, so a writer that wants the
+  file gets it before the next request does: it waits at most for the query in flight;
 - while a writer has the file, opening it fails: requests retry for `busy_wait` seconds, then
   get `StoreBusy` (the page says who holds the store).
 
@@ -45,8 +51,9 @@ class TooLong(CityqError):
 
 @dataclass(frozen=True)
 class GateTimes:
-    hold: float = 0.5  # longest a connection stays open while requests keep coming (s)
-    rest: float = 0.5  # then the file stays free this long (s)
+    hold: float = 1.0  # longest a connection stays open while requests keep coming (s)
+    rest: float = 0.2  # then the file stays free this long (s)
+    writer_rest: float = 1.1  # while a writer runs: free this long after every request (s), > its 1 s retry gap
     busy_wait: float = 5.0  # how long a request waits for a writer to finish (s)
     query_timeout: float = 30.0  # a request's queries are interrupted after this long (s)
 
@@ -73,7 +80,7 @@ class StoreGate:
         with self._lock:
             with self._count:
                 self._waiting -= 1
-            if self._store is not None and self._held_too_long():
+            if self._store is not None and (self._held_too_long() or self._writer()):
                 self._close()
             if self._store is None:
                 self._open()
@@ -93,7 +100,7 @@ class StoreGate:
                 timer.cancel()
                 with self._count:
                     idle = self._waiting == 0
-                if idle or self._held_too_long():
+                if idle or self._held_too_long() or self._writer():
                     self._close()
 
     def close(self) -> None:
@@ -103,12 +110,21 @@ class StoreGate:
     def _held_too_long(self) -> bool:
         return time.monotonic() - self._held_since > self.times.hold
 
+    def _writer(self) -> bool:
+        from cityq.store.browse import writer_running
+
+        return writer_running(self.path)
+
     def _open(self) -> None:
         from cityq.queries.sandbox import lock_down
         from cityq.store import Store
 
         now = time.monotonic()
-        if now - self._closed_at >= self.times.rest:
+        if self._writer():
+            # A writer runs: keep the file free long enough for its next retry to land.
+            time.sleep(max(0.0, self.times.writer_rest - (now - self._closed_at)))
+            self._held_since = time.monotonic()
+        elif now - self._closed_at >= self.times.rest:
             self._held_since = now  # the file had a full rest: a fresh stretch
         elif now - self._held_since > self.times.hold:
             # Busy for a whole `hold` with only short gaps: give a writer its window first.
