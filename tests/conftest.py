@@ -106,3 +106,75 @@ def copy_store(tmp_path):
         return target
 
     return copy
+
+
+# -- `cityq serve` over a copy of the tiny study, started once per session --------------------
+class Served:
+    """A running `cityq serve`: its base URL, the store it reads, and its log file."""
+
+    def __init__(self, url: str, store, log):
+        self.url, self.store, self.log = url, store, log
+
+    def get(self, path: str, timeout: float = 60):
+        """(status, headers, body bytes) of GET url+path; error statuses are answers too."""
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=timeout) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read()
+
+    def text(self, path: str) -> tuple[int, str]:
+        status, _, body = self.get(path)
+        return status, body.decode()
+
+
+def start_server(store, log_path, extra_env=None):
+    """`cityq serve --port 0` in a subprocess; returns (process, base URL) once it answers."""
+    import re
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", **(extra_env or {})}
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from cityq.cli import main; main()", "serve", "--store", str(store), "--port", "0"],
+        stdout=log, stderr=subprocess.STDOUT, env=env)
+    deadline = time.monotonic() + 180
+    url = None
+    while time.monotonic() < deadline and process.poll() is None:
+        found = re.search(r"at (http://127\.0\.0\.1:\d+)/", Path(log_path).read_text())
+        if found:
+            url = found.group(1)
+            try:
+                urllib.request.urlopen(url + "/static/cityq.css", timeout=5).read()
+                return process, url
+            except OSError:
+                pass
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"cityq serve did not start: {Path(log_path).read_text()[-2000:]}")
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory, tiny_ingested):
+    """`cityq serve` on a private copy of the tiny ingested store (one per test session)."""
+    import shutil
+    import subprocess
+
+    base = tmp_path_factory.mktemp("served")
+    store = base / "store"
+    shutil.copytree(tiny_ingested, store)
+    process, url = start_server(store, base / "server.log")
+    yield Served(url, store, base / "server.log")
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -88,7 +88,7 @@ def root(
 
 # Commands appear in --help in this order; any other *_cmd module follows alphabetically.
 _ORDER = ["demo", "synth", "dataset", "train", "model", "segmenter", "segment", "ingest", "embed",
-          "query", "sql", "chart", "figure", "report", "info", "check"]
+          "query", "sql", "chart", "figure", "report", "serve", "info", "check"]
 
 
 def _register_commands() -> None:
