@@ -362,7 +362,7 @@ time.sleep(30)
 
 def test_store_busy_is_a_clear_error(tmp_path, copy_store, tiny_ingested):
     from cityq.serve.gate import GateTimes, StoreBusy, StoreGate
-    from cityq.store.browse import writer_running
+    from cityq.store.connection import writer_running
 
     store = copy_store(tiny_ingested)
     assert not writer_running(store)

@@ -111,7 +111,7 @@ class StoreGate:
         return time.monotonic() - self._held_since > self.times.hold
 
     def _writer(self) -> bool:
-        from cityq.store.browse import writer_running
+        from cityq.store.connection import writer_running
 
         return writer_running(self.path)
 

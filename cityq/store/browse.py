@@ -271,21 +271,3 @@ def choices(store) -> dict[str, list[str]]:
         "split": ["train", "val", "test"],
         "target": ["true", "predicted"],
     }
-
-
-def writer_running(store_dir: Path) -> bool:
-    """Whether a cityq writer holds the store's writer lock (`connection.WriterLock`) now.
-    A shared, non-blocking flock taken and dropped at once: it never waits, never creates the
-    lock file, and a writer that tries its exclusive lock in that instant just retries."""
-    import fcntl
-
-    try:
-        with open(Path(store_dir) / ".writer.lock") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(lock, fcntl.LOCK_UN)
-            return False
-    except FileNotFoundError:  # no writer ever ran here
-        return False

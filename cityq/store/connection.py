@@ -103,3 +103,19 @@ class WriterLock:
         if self._file is not None:
             self._file.close()  # closing the descriptor drops the flock
             self._file = None
+
+
+def writer_running(store_dir: Path) -> bool:
+    """Whether a cityq writer holds the store's writer lock (`WriterLock`) now.
+    A shared, non-blocking flock taken and dropped at once: it never waits, never creates the
+    lock file, and a writer that tries its exclusive lock in that instant just retries."""
+    try:
+        with open(Path(store_dir) / ".writer.lock") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            return False
+    except FileNotFoundError:  # no writer ever ran here
+        return False
