@@ -33,6 +33,7 @@ from cityq.thresholds import DEFAULT_GRID, parse_grid
 
 TARGETS = ("true", "predicted")
 SPLITS = ("train", "val", "test")
+ENGINES = ("local", "ray")
 
 
 @dataclass
@@ -46,6 +47,8 @@ class IngestOptions:
     device: str = "auto"
     force: bool = False  # recompute a finished ingest
     progress: bool | None = None  # None: bars when stderr is a terminal
+    engine: str = "local"  # "local": blocks in this process; "ray": units on a Ray cluster
+    ray: object | None = None  # ray_ingest.RayOptions when engine is "ray"
 
 
 @dataclass
@@ -59,6 +62,8 @@ class IngestSummary:
     rows_written: int = 0
     failures: list[tuple[int, str]] = field(default_factory=list)  # (image_id, reason)
     pairs: list[tuple[str, float]] = field(default_factory=list)  # (other model, mean AR)
+    run_folder: str | None = None  # engine "ray": where the units' outputs went
+    unit_seconds: list[float] = field(default_factory=list)  # engine "ray": each computed unit's time
 
     @property
     def images_per_second(self) -> float:
@@ -91,6 +96,13 @@ def ingest_model(store, model: str, options: IngestOptions | None = None) -> Ing
         raise CityqError(f"--split must be one of {', '.join(SPLITS)}, not {options.split!r}")
     if options.batch_size < 1 or options.block_size < 1:
         raise CityqError("--batch-size and --block-size must be positive")
+    if options.engine not in ENGINES:
+        raise CityqError(f"--engine must be one of {', '.join(ENGINES)}, not {options.engine!r}")
+    if options.engine == "ray":
+        from cityq.pipeline.ray_ingest import RayOptions, check_options
+
+        options.ray = options.ray or RayOptions()
+        check_options(options.ray, options.block_size)
     grid = parse_grid(options.thresholds)
     record = get_model_record(store, model)
     _check_cities(store, record)
@@ -104,7 +116,7 @@ def ingest_model(store, model: str, options: IngestOptions | None = None) -> Ing
 
     segmentation_id = ensure_segmentation(
         store, options.segmenter, record.dataset, image_ids.tolist(), record.img_size, record.img_size,
-        device=str(device), progress=options.progress,
+        device=str(device), progress=options.progress, ray=_segment_on_ray(options),
     )
     existing = ingests.existing_ingest(store, record.model, options.split, options.target, segmentation_id)
     if existing is not None and existing.thresholds != grid and not options.force:
@@ -139,7 +151,12 @@ def ingest_model(store, model: str, options: IngestOptions | None = None) -> Ing
             segmenter=options.segmenter, thresholds=grid, size=(record.img_size, record.img_size),
             cam_size=_cam_shape(run), block_size=options.block_size, image_ids=image_ids))
         summary = IngestSummary(model=model, ingest_id=run.ingest.ingest_id)
-        _run_blocks(run, summary)
+        if options.engine == "ray":
+            from cityq.pipeline.ray_ingest import run_units
+
+            run_units(run, summary)
+        else:
+            _run_blocks(run, summary)
         ingests.finish_ingest(store, run.ingest.ingest_id)
         from cityq.pipeline.residuals import compute_pending_residuals
 
@@ -147,6 +164,15 @@ def ingest_model(store, model: str, options: IngestOptions | None = None) -> Ing
                                                   device=device, progress=options.progress)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _segment_on_ray(options: IngestOptions, batch_size: int = 16):
+    """engine ray: segmentation units too, of the ingest's shard size rounded up to whole batches."""
+    if options.engine != "ray":
+        return None
+    from dataclasses import replace
+
+    return replace(options.ray, shard_size=-(-options.ray.shard_size // batch_size) * batch_size)
 
 
 def _check_cities(store, record: ModelRecord) -> None:
@@ -180,7 +206,7 @@ def _run_blocks(run: IngestRun, summary: IngestSummary) -> None:
     blocks = [b for b in range(-(-len(image_ids) // ingest.block_size)) if b not in done]
     city_index = {city: i for i, city in enumerate(run.record.cities)}
     cities = datasets.image_cities(store, image_ids)
-    grid = torch.tensor(ingest.thresholds, dtype=torch.float32, device=run.device)
+    setup = cam_setup(run)
     array = mask_arrays.open_array(store, ingest)
     pending = sum(min(ingest.block_size, len(image_ids) - b * ingest.block_size) for b in blocks)
     quiet = None if run.options.progress is None else not run.options.progress
@@ -188,45 +214,63 @@ def _run_blocks(run: IngestRun, summary: IngestSummary) -> None:
         for block in blocks:
             start = block * ingest.block_size
             ids = image_ids[start:start + ingest.block_size]
-            pixels, ok, failed = _load_block(store, ids, run.record.img_size)
+            pixels, ok, failed = load_block(ids, lambda part: load_image_tensor(store, part, run.record.img_size),
+                                            run.record.img_size)
             summary.failures.extend(failed)
-            cams_block = np.full((len(ids), ingest.cam_height, ingest.cam_width), np.nan, dtype=np.float32)
-            parts: list[tuple[np.ndarray, np.ndarray, BlockCounts]] = []
             seg_maps = (segmentations.load_segmentation(store, ingest.segmentation_id, ids[ok].tolist())
                         if ok.any() else None)
-            ok_ids = ids[ok]
+            targets = np.array([city_index[cities[int(i)]] for i in ids[ok]], dtype=np.int64)
             store.release()  # readers get in while the block is computed; its commit reconnects
-            for lo in range(0, len(ok_ids), run.options.batch_size):
-                hi = lo + run.options.batch_size
-                batch = normalize(pixels[lo:hi]).to(run.device).contiguous(memory_format=torch.channels_last)
-                targets = torch.tensor([city_index[cities[int(i)]] for i in ok_ids[lo:hi]], device=run.device)
-                if ingest.target == "predicted":
-                    with torch.no_grad():
-                        targets = run.network(batch).argmax(1)
-                cams, logits = compute_cams(run.network, run.layer, batch, targets)
-                full = upsample_cams(cams, (ingest.height, ingest.width))
-                classes = torch.as_tensor(seg_maps[lo:hi], device=run.device)
-                counts = count_block(full, classes, grid)
-                cams_block[np.flatnonzero(ok)[lo:hi]] = cams.cpu().numpy()
-                parts.append((targets.cpu().numpy(), logits.argmax(1).cpu().numpy(), counts))
-                progress.update(len(batch))
+            result = compute_block(setup, pixels, ok, targets, seg_maps, on_batch=progress.update)
             progress.update(int((~ok).sum()))
             write_started = time.perf_counter()
-            summary.rows_written += _write_block(run, array, block, start, ids, ok, cams_block, parts)
+            summary.rows_written += _write_block(run, array, block, start, ids, result)
             summary.write_seconds += time.perf_counter() - write_started
             summary.images += int(ok.sum())
 
 
-def _load_block(store, ids: np.ndarray, size: int):
-    """Pixels of the block's images; an image that fails to load is skipped and reported."""
+# -- one block: the per-block compute both engines call (local here, Ray in ray_units.py) ---
+
+@dataclass(frozen=True)
+class CamSetup:
+    """What computing a block needs besides its images: the network and how to explain it."""
+
+    network: torch.nn.Module  # on `device`, channels_last
+    layer: torch.nn.Module  # the Grad-CAM target layer of `network`
+    device: torch.device
+    grid: torch.Tensor  # the threshold grid, float32 on `device`
+    predicted: bool  # explain the predicted city instead of the true one
+    batch_size: int  # images per forward/backward pass
+    cam_hw: tuple[int, int]  # the target layer's h x w
+
+
+def cam_setup(run: IngestRun) -> CamSetup:
+    ingest = run.ingest
+    return CamSetup(run.network, run.layer, run.device,
+                    torch.tensor(ingest.thresholds, dtype=torch.float32, device=run.device),
+                    ingest.target == "predicted", run.options.batch_size, (ingest.cam_height, ingest.cam_width))
+
+
+@dataclass
+class BlockResult:
+    ok: np.ndarray  # (n,) bool: the image loaded
+    cams: np.ndarray  # (n, h, w) float32 native CAMs, NaN where not ok
+    targets: np.ndarray  # (n_ok,) explained class
+    preds: np.ndarray  # (n_ok,) predicted class
+    counts: list[BlockCounts]  # one per batch, images in batch order
+
+
+def load_block(ids: np.ndarray, load, size: int):
+    """Pixels of the block's images via `load(ids)` (uint8 (N,3,S,S), CityqError when one
+    fails); an image that fails to load is skipped and reported as (image_id, reason)."""
     try:
-        return load_image_tensor(store, ids.tolist(), size), np.ones(len(ids), dtype=bool), []
+        return load(ids.tolist()), np.ones(len(ids), dtype=bool), []
     except CityqError:
         pass
     tensors, ok, failed = [], np.zeros(len(ids), dtype=bool), []
     for position, image_id in enumerate(ids.tolist()):
         try:
-            tensors.append(load_image_tensor(store, [image_id], size))
+            tensors.append(load([image_id]))
             ok[position] = True
         except CityqError as exc:
             failed.append((image_id, str(exc)))
@@ -234,47 +278,75 @@ def _load_block(store, ids: np.ndarray, size: int):
     return pixels, ok, failed
 
 
-def _write_block(run: IngestRun, array, block, start, ids, ok, cams_block, parts) -> int:
+def compute_block(setup: CamSetup, pixels, ok: np.ndarray, targets: np.ndarray, seg_maps, on_batch=None) -> BlockResult:
+    """Native CAMs and counts of one block. `pixels`, `targets` and `seg_maps` hold the loaded
+    images only (ok), in block order; batches are cut the same way whatever the engine, so
+    both engines give bit-identical CAMs."""
+    cams_block = np.full((len(ok), *setup.cam_hw), np.nan, dtype=np.float32)
+    positions = np.flatnonzero(ok)
+    explained, predicted, counts = [], [], []
+    height, width = pixels.shape[-2:]
+    for lo in range(0, len(positions), setup.batch_size):
+        hi = lo + setup.batch_size
+        batch = normalize(pixels[lo:hi]).to(setup.device).contiguous(memory_format=torch.channels_last)
+        batch_targets = torch.as_tensor(targets[lo:hi], device=setup.device)
+        if setup.predicted:
+            with torch.no_grad():
+                batch_targets = setup.network(batch).argmax(1)
+        cams, logits = compute_cams(setup.network, setup.layer, batch, batch_targets)
+        full = upsample_cams(cams, (height, width))
+        classes = torch.as_tensor(seg_maps[lo:hi], device=setup.device)
+        counts.append(count_block(full, classes, setup.grid))
+        cams_block[positions[lo:hi]] = cams.cpu().numpy()
+        explained.append(batch_targets.cpu().numpy())
+        predicted.append(logits.argmax(1).cpu().numpy())
+        if on_batch is not None:
+            on_batch(len(batch))
+    empty = np.zeros(0, np.int64)
+    return BlockResult(ok, cams_block, np.concatenate(explained) if explained else empty,
+                       np.concatenate(predicted) if predicted else empty, counts)
+
+
+def block_rows(result: BlockResult, ids: np.ndarray, start: int, n_thresholds: int) -> tuple[pa.Table, pa.Table]:
+    """The block's `mask_images` and `object_counts` rows, without the ingest_id column."""
+    ok_ids = ids[result.ok]
+    parts = result.counts
+    images = pa.table({
+        "image_id": pa.array(ok_ids.astype(np.int32)),
+        "zarr_index": pa.array((start + np.flatnonzero(result.ok)).astype(np.int32)),
+        "target_index": pa.array(result.targets.astype(np.int16)),
+        "pred_index": pa.array(result.preds.astype(np.int16)),
+        "area_pixels": _list_column(np.concatenate([p.area_pixels for p in parts]) if parts
+                                    else np.zeros((0, n_thresholds), np.int32)),
+        "mask_sum": pa.array(np.concatenate([p.mask_sum for p in parts]) if parts else np.zeros(0)),
+    })
+    frames, offset = [], 0
+    for counts in parts:
+        frames.append(pa.table({
+            "image_id": pa.array(ok_ids[offset + counts.image_index].astype(np.int32)),
+            "object_id": pa.array(counts.object_id),
+            "n_pixels": pa.array(counts.n_pixels),
+            "soft_sum": pa.array(counts.soft_sum),
+            "m_pixels": _list_column(counts.m_pixels),
+        }))
+        offset += len(counts.mask_sum)
+    empty = pa.table({"image_id": pa.array([], pa.int32()), "object_id": pa.array([], pa.int16()),
+                      "n_pixels": pa.array([], pa.int32()), "soft_sum": pa.array([], pa.float64()),
+                      "m_pixels": pa.array([], pa.list_(pa.int32()))})
+    return images, (pa.concat_tables(frames) if frames else empty)
+
+
+def with_ingest_id(table: pa.Table, ingest_id: int) -> pa.Table:
+    return table.add_column(0, "ingest_id", pa.array(np.full(len(table), ingest_id, np.int32)))
+
+
+def _write_block(run: IngestRun, array, block, start, ids, result: BlockResult) -> int:
     """The chunk first, then the rows and the block marker in one transaction."""
     ingest = run.ingest
-    mask_arrays.write_chunk(array, start, cams_block)
-    ok_ids = ids[ok]
-    zarr_index = start + np.flatnonzero(ok)
-    targets = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int16)
-    preds = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int16)
-    images_frame = pa.table(
-        {
-            "ingest_id": pa.array(np.full(len(ok_ids), ingest.ingest_id, np.int32)),
-            "image_id": pa.array(ok_ids.astype(np.int32)),
-            "zarr_index": pa.array(zarr_index.astype(np.int32)),
-            "target_index": pa.array(targets.astype(np.int16)),
-            "pred_index": pa.array(preds.astype(np.int16)),
-            "area_pixels": _list_column(
-                np.concatenate([p[2].area_pixels for p in parts])
-                if parts
-                else np.zeros((0, len(ingest.thresholds)), np.int32)
-            ),
-            "mask_sum": pa.array(np.concatenate([p[2].mask_sum for p in parts]) if parts else np.zeros(0)),
-        }
-    )
-    counts_frames = []
-    offset = 0
-    for _, _, counts in parts:
-        n_images = len(counts.mask_sum)
-        counts_frames.append(
-            pa.table(
-                {
-                    "ingest_id": pa.array(np.full(len(counts.object_id), ingest.ingest_id, np.int32)),
-                    "image_id": pa.array(ok_ids[offset + counts.image_index].astype(np.int32)),
-                    "object_id": pa.array(counts.object_id),
-                    "n_pixels": pa.array(counts.n_pixels),
-                    "soft_sum": pa.array(counts.soft_sum),
-                    "m_pixels": _list_column(counts.m_pixels),
-                }
-            )
-        )
-        offset += n_images
-    return ingests.write_block(run.store, ingest.ingest_id, block, int(ok.sum()), images_frame, counts_frames)
+    mask_arrays.write_chunk(array, start, result.cams)
+    images, counts = block_rows(result, ids, start, len(ingest.thresholds))
+    return ingests.write_block(run.store, ingest.ingest_id, block, int(result.ok.sum()),
+                               with_ingest_id(images, ingest.ingest_id), [with_ingest_id(counts, ingest.ingest_id)])
 
 
 def _list_column(matrix: np.ndarray) -> pa.Array:

@@ -36,6 +36,7 @@ class SegmentOptions:
     batch_size: int = 16  # images per block (one Zarr chunk, one transaction)
     device: str = "auto"
     progress: bool | None = True
+    ray: object | None = None  # ray_ingest.RayOptions: segment on Ray (`--engine ray`)
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,8 @@ def segment_dataset(store, options: SegmentOptions) -> SegmentResult:
         where = f" in split {options.split}" if options.split else ""
         raise CityqError(f"dataset {options.dataset!r} has no images{where}; see `cityq info`.")
     seg_id = ensure_segmentation(store, options.segmenter, options.dataset, ids, options.size, options.size,
-                                 device=options.device, batch_size=options.batch_size, progress=options.progress)
+                                 device=options.device, batch_size=options.batch_size, progress=options.progress,
+                                 ray=options.ray)
     return SegmentResult(seg_id, segmentations.n_segmented(store, seg_id))
 
 
@@ -75,8 +77,9 @@ def _read_batch(frame: pd.DataFrame) -> ImageBatch:
 
 def ensure_segmentation(store, segmenter: str, dataset: str, image_ids, height: int, width: int, *,
                         device: str | torch.device = "auto", batch_size: int = 16,
-                        progress: bool | None = True) -> int:
-    """Segment the images not yet in this segmentation; return its segmentation_id."""
+                        progress: bool | None = True, ray=None) -> int:
+    """Segment the images not yet in this segmentation; return its segmentation_id. With `ray`
+    (ray_ingest.RayOptions) the blocks are computed on Ray (ray_segment.py)."""
     record = get_segmenter_record(store, segmenter)
     seg_id, zarr_path = segmentations.get_or_create_segmentation(store, segmenter, dataset, height, width)
     done = segmentations.segmented_rows(store, seg_id)
@@ -86,7 +89,16 @@ def ensure_segmentation(store, segmenter: str, dataset: str, image_ids, height: 
     frame = _images_of(store, dataset, todo)
     config = {"segmenter": segmenter, "dataset": dataset, "height": height, "width": width,
               "segmentation_id": seg_id, "n_images": len(todo), "batch_size": batch_size}
+    if ray is not None:  # `cityq check` finds the run folder through the run's config
+        from cityq.pipeline.ray_ingest import run_folder_of
+
+        config.update(engine="ray", run_folder=run_folder_of(store, ray).url)
     with store.run("segment", subject=segmenter, config=config):
+        if ray is not None:
+            from cityq.pipeline.ray_segment import segment_on_ray
+
+            segment_on_ray(store, record, (seg_id, zarr_path), frame, (height, width), batch_size, ray, progress)
+            return seg_id
         store.release()  # loading the segmenter's weights reads no rows
         model = load_segmenter(record, store.path, device)
         next_row = max(done.values()) + 1 if done else 0
@@ -95,12 +107,17 @@ def ensure_segmentation(store, segmenter: str, dataset: str, image_ids, height: 
                          disable=None if progress else True):
             block = frame.iloc[start: start + batch_size]
             store.release()  # readers get in while the block is segmented
-            maps = model.segment(_read_batch(block), height, width)
-            if maps.shape != (len(block), height, width) or maps.dtype != torch.uint8:
-                raise CityqError(
-                    f"segmenter {segmenter!r} returned {tuple(maps.shape)} {maps.dtype}, not uint8 maps")
-            counts = count_pixels(maps).cpu().numpy()
+            maps, counts = segment_block(model, block, height, width, segmenter)
             segmentations.write_block(store, seg_id, zarr_path, next_row, block["image_id"].to_numpy(),
-                                      maps.cpu().numpy(), counts, batch_size)
+                                      maps, counts, batch_size)
             next_row += len(block)
     return seg_id
+
+
+def segment_block(model, block: pd.DataFrame, height: int, width: int, segmenter: str):
+    """Class maps (B,H,W) uint8 and pixel counts (B,150) of a block of images (rows with root,
+    path, labels_path), as numpy: the per-block compute both engines call."""
+    maps = model.segment(_read_batch(block), height, width)
+    if maps.shape != (len(block), height, width) or maps.dtype != torch.uint8:
+        raise CityqError(f"segmenter {segmenter!r} returned {tuple(maps.shape)} {maps.dtype}, not uint8 maps")
+    return maps.cpu().numpy(), count_pixels(maps).cpu().numpy()

@@ -75,6 +75,9 @@ def check_store(store, sample: int = 5) -> list[Finding]:
     findings += _ingests(store, sample)
     findings += _residuals(store)
     findings += _orphan_arrays(store)
+    from cityq.store.run_folder_check import run_folder_findings
+
+    findings += run_folder_findings(store)
     return sorted(findings, key=lambda f: SEVERITIES.index(f.severity))
 
 
