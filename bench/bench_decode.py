@@ -62,7 +62,8 @@ def synthesise(root: Path, n: int) -> list[Path]:
     for i in range(n // 2):
         place, view = divmod(i, 24)
         pitch, yaw = divmod(view, 12)
-        jobs.append((str(root / "pittsburgh" / f"{place // 1000:03d}" / f"{place:06d}_pitch{pitch + 1}_yaw{yaw + 1}.jpg"), i))
+        name = f"{place:06d}_pitch{pitch + 1}_yaw{yaw + 1}.jpg"
+        jobs.append((str(root / "pittsburgh" / f"{place // 1000:03d}" / name), i))
     rng = np.random.default_rng(1)
     pano = ""
     for i in range(n - n // 2):
@@ -120,9 +121,10 @@ def run(quick: bool) -> list[dict]:
         root = Path(folder)
         started = time.perf_counter()
         paths = synthesise(root, n)
-        note = f"{n} synthesised {WIDTH}x{HEIGHT} JPEGs (quality 90, {sum(p.stat().st_size for p in paths) / n / 1024:.0f} KiB)"
-        rows.append({"name": "synthesise the JPEGs (2 processes)", "value": round(n / (time.perf_counter() - started), 1),
-                     "unit": "images/s", "note": note})
+        rate = n / (time.perf_counter() - started)
+        kib = sum(p.stat().st_size for p in paths) / n / 1024
+        rows.append({"name": "synthesise the JPEGs (2 processes)", "value": round(rate, 1), "unit": "images/s",
+                     "note": f"{n} synthesised {WIDTH}x{HEIGHT} JPEGs (quality 90, {kib:.0f} KiB)"})
         threads = min(8, os.cpu_count() or 1)
         base, added = _register(root, 1, draft=False)
         rows.append({"name": "dataset add, 1 reading thread, full decode", "value": round(base, 1), "unit": "images/s",
@@ -149,7 +151,8 @@ def run(quick: bool) -> list[dict]:
                          "note": f"{len(paths)} images, batches of 256, files read by 4 threads"})
         else:
             rows.append({"name": f"decode + squash to {SIZE} px, nvJPEG", "value": "not measured", "unit": "images/s",
-                         "note": "no GPU here; on a GPU machine: .venv/bin/python bench/run.py --only decode --no-tests"})
+                         "note": "no GPU here; on a GPU machine: "
+                                 ".venv/bin/python bench/run.py --only decode --no-tests"})
     return rows
 
 

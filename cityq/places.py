@@ -39,7 +39,8 @@ def compile_pattern(place_pattern: str | None):
     except re.error as exc:
         raise CityqError(f"--place-pattern {place_pattern!r} is not a valid regex: {exc}") from None
     if pattern.groups < 1:
-        raise CityqError(f"--place-pattern {place_pattern!r} needs a group for the place id, e.g. '^(\\d+)_\\d+\\.png$'")
+        raise CityqError(f"--place-pattern {place_pattern!r} needs a group for the place id, "
+                         "e.g. '^(\\d+)_\\d+\\.png$'")
     return pattern
 
 

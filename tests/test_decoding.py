@@ -128,7 +128,8 @@ def jpeg_study(tmp_path_factory):
             continue
         out = root / png.parent.name
         out.mkdir(parents=True, exist_ok=True)
-        Image.open(png).convert("RGB").resize((160, 120), Image.Resampling.BICUBIC).save(out / f"{png.stem}.jpg", quality=88)
+        rgb = Image.open(png).convert("RGB").resize((160, 120), Image.Resampling.BICUBIC)
+        rgb.save(out / f"{png.stem}.jpg", quality=88)
         labels = png.with_name(png.stem + ".labels.png")
         Image.open(labels).resize((160, 120), Image.Resampling.NEAREST).save(out / labels.name)
     store = Store(base / "store")

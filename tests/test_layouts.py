@@ -11,10 +11,10 @@ import pytest
 from contracts import one_line_error
 from real_layouts import pitts250k, tokyo247, write_image
 
-from cityq.store.check import check_store, failed
-from cityq.pipeline.datasets import add_dataset
 from cityq.errors import CityqError
+from cityq.pipeline.datasets import add_dataset
 from cityq.pipeline.layouts import detect_layout, get_layout, resolve_layouts
+from cityq.store.check import check_store, failed
 
 ISSUE_RECIPE = r"^(\d+?)(?:_pitch\d+_yaw\d+|_\d+)\."  # docs/real-data.md before issue 22
 
@@ -67,7 +67,8 @@ def test_metadata_files_become_image_columns(memory_store, shipped):
     add_dataset(memory_store, root, "tp", progress=False)
     rows = _images(memory_store, "tp").set_index("path")
     first = rows.loc["pittsburgh/000/000000_pitch1_yaw1.jpg"]
-    assert (first.utm_easting, first.utm_northing, first.utm_zone, first.source_split) == (585000.0, 4477000.0, "17T", "train")
+    located = (first.utm_easting, first.utm_northing, first.utm_zone, first.source_split)
+    assert located == (585000.0, 4477000.0, "17T", "train")
     assert rows.loc["pittsburgh/001/001000_pitch2_yaw12.jpg"].source_split == ["train", "val", "test"][5 % 3]
     tok = rows[rows.city == "tokyo"]
     assert tok.utm_easting.notna().all() and set(tok.utm_zone) == {"54S"} and tok.source_split.isna().all()
@@ -207,7 +208,8 @@ def test_detection_and_layout_names(shipped, tmp_path):
     assert detect_layout(root / "tokyo", files["tokyo"]).name == "tokyo247"
     plain = [tmp_path / f"{k:06d}.png" for k in range(5)]
     assert detect_layout(tmp_path, plain).name == "folders"
-    assert resolve_layouts(("auto", "tokyo=tokyo247"), ["pittsburgh", "tokyo"]) == {"pittsburgh": None, "tokyo": "tokyo247"}
+    chosen = resolve_layouts(("auto", "tokyo=tokyo247"), ["pittsburgh", "tokyo"])
+    assert chosen == {"pittsburgh": None, "tokyo": "tokyo247"}
     with pytest.raises(CityqError, match="unknown layout 'pitts'"):
         get_layout("pitts")
     with pytest.raises(CityqError, match="no city folder 'paris'"):

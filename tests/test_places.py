@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from cityq.errors import CityqError
-from cityq.places import (compile_pattern, group_within, local_metres, mostly_alone, place_from_pattern,
-                          shared_prefixes)
+from cityq.places import compile_pattern, group_within, local_metres, mostly_alone, place_from_pattern, shared_prefixes
 
 
 def test_pattern_is_matched_against_the_name_unless_told_the_path():

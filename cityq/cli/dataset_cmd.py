@@ -23,7 +23,8 @@ def add(
                          "(repeatable). See docs/real-data.md.")] = None,
     place_pattern: Annotated[Optional[str], typer.Option(
         "--place-pattern", help="Regex searched in each file name; group 1 is the place id (views of one place "
-                                "share a split). Overrides the layout's place; default: the layout's, else the stem.")] = None,
+                                "share a split). Overrides the layout's place; default: the layout's, else "
+                                "the stem.")] = None,
     place_pattern_on: Annotated[str, typer.Option(
         "--place-pattern-on", help="What --place-pattern is searched in: name (the file name) or path (the "
                                    "path below the city folder, e.g. to use a folder as the place).")] = "name",

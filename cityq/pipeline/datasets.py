@@ -87,7 +87,8 @@ class AddReport:
         for city, layout in self.layouts.items():
             found = "; ".join(self.notes.get(city, []))
             out.append(f"  {city}: layout {layout}" + (f" ({found})" if found else ""))
-        out.append(f"  {self.added} images added, {self.unchanged} already registered, {len(self.bad)} bad files skipped")
+        out.append(f"  {self.added} images added, {self.unchanged} already registered, "
+                   f"{len(self.bad)} bad files skipped")
         for city, counts in self.splits.items():
             places = f" ({self.places[city]} places)" if city in self.places else ""
             out.append(f"  {city}: " + ", ".join(f"{s} {counts.get(s, 0)}" for s, _ in SPLITS) + places)
@@ -99,7 +100,8 @@ class AddReport:
                 bad.add(kind, path, reason)
             out += bad.summary()
         if len(self.place_problems):
-            out.append(f"  place warnings ({len(self.place_problems)}; all of them: `cityq check`, table place_warnings):")
+            out.append(f"  place warnings ({len(self.place_problems)}; all of them: `cityq check`, "
+                       "table place_warnings):")
             out += self.place_problems.summary()
         kept = Problems()
         for path in self.changed:
@@ -136,7 +138,8 @@ def add_dataset(store, root: str | Path, name: str, options: AddOptions | None =
     if not NAME.match(name or ""):
         raise CityqError(f"dataset name {name!r}: use letters, digits, _ . - (e.g. --name synth)")
     if options.place_pattern_on not in PATTERN_TARGETS:
-        raise CityqError(f"--place-pattern-on must be one of {', '.join(PATTERN_TARGETS)}, not {options.place_pattern_on!r}")
+        raise CityqError(f"--place-pattern-on must be one of {', '.join(PATTERN_TARGETS)}, "
+                         f"not {options.place_pattern_on!r}")
     pattern = compile_pattern(options.place_pattern)
     existing = rows.get_dataset(store, name)
     stored = json.loads(existing["config"] or "{}") if existing is not None else {}
@@ -175,7 +178,8 @@ def add_dataset(store, root: str | Path, name: str, options: AddOptions | None =
     on_disk: set[str] = set()
     total = sum(len(v) for v in files.values())
     workers = options.workers or min(8, os.cpu_count() or 1)
-    with bar(total=total, desc=f"dataset add {name}", unit="file", disable=None if options.progress else True) as pbar, \
+    quiet = None if options.progress else True
+    with bar(total=total, desc=f"dataset add {name}", unit="file", disable=quiet) as pbar, \
             ThreadPoolExecutor(max_workers=workers) as pool:
         for city, scan in scans.items():
             names = {p.name for p in files[city]}
@@ -289,7 +293,8 @@ def _read_image(path: Path, root: Path, city: str):
     if path.stat().st_size == 0:
         return "empty file", rel, "empty file (0 bytes)"
     if path.suffix.lower() not in IMAGE_SUFFIXES:
-        return "not an image", rel, f"not an image (suffix {path.suffix or 'none'}; images are {', '.join(sorted(IMAGE_SUFFIXES))})"
+        suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
+        return "not an image", rel, f"not an image (suffix {path.suffix or 'none'}; images are {suffixes})"
     try:
         with Image.open(path) as im:
             width, height = im.size

@@ -20,8 +20,8 @@ import pyarrow as pa
 import torch
 
 from cityq.cams import upsample_cams
-from cityq.decoding import resolve_decoder
 from cityq.counting import BlockCounts, count_block
+from cityq.decoding import resolve_decoder
 from cityq.device import resolve_device
 from cityq.errors import CityqError
 from cityq.imaging import normalize
@@ -48,7 +48,8 @@ class IngestOptions:
     batch_size: int = 64  # images per forward/backward pass
     block_size: int = 256  # images per Zarr chunk and per DuckDB transaction
     device: str = "auto"
-    decode: str = "auto"  # who decodes images not cached yet: pil (CPU threads), torch (on the device); auto: torch on a GPU
+    # who decodes images not cached yet: pil (CPU threads), torch (on the device); auto: torch on a GPU
+    decode: str = "auto"
     force: bool = False  # recompute a finished ingest
     progress: bool | None = None  # None: bars when stderr is a terminal
     engine: str = "local"  # "local": blocks in this process; "ray": units on a Ray cluster

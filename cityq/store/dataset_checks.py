@@ -38,7 +38,8 @@ def dataset_findings(store) -> list:
         if not mostly_alone(images, alone) or json.loads(config or "{}").get("single_view"):
             continue
         paths = [p for (p,) in store.con.execute(
-            "SELECT path FROM images WHERE dataset = $d AND city = $c ORDER BY path", {"d": dataset, "c": city}).fetchall()]
+            "SELECT path FROM images WHERE dataset = $d AND city = $c ORDER BY path",
+            {"d": dataset, "c": city}).fetchall()]
         found = shared_prefixes(paths)
         if found:
             findings.append(Finding(

@@ -112,7 +112,8 @@ class Tokyo247:
         for i, (path, meta) in enumerate(zip(paths, metas)):
             if i not in place:
                 scan.problems.append(Problem("query without coordinates", path,
-                                             "neither tokyo247.mat nor its .csv locates it; it is its own place", fallback=True))
+                                             "neither tokyo247.mat nor its .csv locates it; it is its own place",
+                                             fallback=True))
             out.append(Entry(path, place.get(i, "q:" + path.stem), "query", meta))
         return out
 
