@@ -300,7 +300,7 @@ def _read_image(path: Path, root: Path, city: str):
             width, height = im.size
             if JPEG_DRAFT and im.format == "JPEG":
                 # libjpeg still entropy-decodes every scan, so a truncated file fails as before,
-                # but scales the IDCT by 1/8: 1.6x faster registration (docs/benchmarks.md).
+                # but scales the IDCT by 1/8: 1.4x faster per thread (docs/benchmarks.md).
                 im.draft(im.mode, (max(1, width // 8), max(1, height // 8)))
             im.load()  # decodes everything: truncated files fail here, not later in training
     except Exception as exc:  # PIL raises many types for broken files
