@@ -14,6 +14,9 @@ Measures, on one device, each against its baseline in the same run:
   does not depend on them), 224 px in and out.
 - Training: the paper-scale demo's configuration (224 px, batch 64, fp32 and bf16 autocast)
   for VGG11 and ResNet18, images/s of forward + backward + Adam.
+- Decoding: 640x480 JPEGs decoded and squashed to 224 px on the device (nvJPEG, batches of
+  256: `cityq.decoding.decode_batch`) against PIL on every CPU core (the image cache's
+  reference), after comparing the two paths' pixels (docs/real-data.md states the bound).
 Goals on an H100/H200-class GPU: Grad-CAM 10,000 images/s for ResNet18, whole ingest 5,000.
 Writes the table to stdout (Markdown, for docs/benchmarks.md) and JSON to --out.
 """
@@ -48,9 +51,12 @@ class Size:
     ingest_images: int = 8192  # per city: test split = 20% of them
     seg_batch: int = 32
     seg_steps: int = 5
+    jpegs: int = 4096  # decoded per decoding measurement
+    jpeg_size: tuple[int, int] = (640, 480)  # the real data sets' images
 
 
-TINY = Size(img=32, batch=4, steps=1, train_batch=4, ingest_images=20, seg_batch=2, seg_steps=1)
+TINY = Size(img=32, batch=4, steps=1, train_batch=4, ingest_images=20, seg_batch=2, seg_steps=1, jpegs=8,
+            jpeg_size=(64, 48))
 
 
 @dataclass
@@ -214,6 +220,39 @@ def train_rows(size: Size, device: torch.device) -> list[Row]:
     return rows
 
 
+def decode_rows(size: Size, device: torch.device) -> list[Row]:
+    from PIL import Image
+
+    from cityq.decoding import decode_batch
+
+    width, height = size.jpeg_size
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = np.stack([(x * 0.3) % 256, (y * 0.5) % 256, ((x + y) * 0.2) % 256], -1)
+    with tempfile.TemporaryDirectory(prefix="cityq-gpu-jpegs-") as tmp:
+        paths = []
+        for k in range(size.jpegs):  # street-photo-like: gradients, hard-edged boxes, noise
+            img = base + rng.normal(0, 6, base.shape)
+            for _ in range(8):
+                x0, y0 = rng.integers(0, width - 4), rng.integers(0, height - 4)
+                img[y0:y0 + rng.integers(2, height // 3), x0:x0 + rng.integers(2, width // 3)] = rng.integers(0, 256, 3)
+            paths.append(Path(tmp) / f"{k:05d}.jpg")
+            Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(paths[-1], quality=90)
+        sample = paths[:64]
+        reference = decode_batch(sample, size.img, backend="pil").int()
+        ours = decode_batch(sample, size.img, device, backend="torch").cpu().int()
+        diff = (reference - ours).abs()
+        cores = os.cpu_count() or 1
+        pil = _rate(lambda: decode_batch(paths, size.img, backend="pil", workers=cores), len(paths), 1,
+                    torch.device("cpu"))
+        rate = _rate(lambda: decode_batch(paths, size.img, device, backend="torch", workers=4), len(paths),
+                     size.steps, device)
+    return [Row(f"decode jpeg {width}x{height} to {size.img} px", round(rate, 1), "images/s",
+                f"PIL on {cores} CPU threads: {pil:.1f}",
+                f"{len(paths)} JPEGs (quality 90) on {device.type}; vs PIL max abs diff {int(diff.max())}, "
+                f"mean {float(diff.float().mean()):.3f} grey levels")]
+
+
 def markdown(rows: list[Row], device: torch.device) -> str:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "CPU"
     lines = [f"Device: {name}; torch {torch.__version__}; {os.cpu_count()} CPU cores", "",
@@ -227,7 +266,8 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cuda", help="cuda (default) or cpu")
     parser.add_argument("--tiny", action="store_true", help="tiny sizes: a smoke run of this script on a CPU")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "gpu.json", help="JSON results")
-    parser.add_argument("--only", default="gradcam,ingest,segment,train", help="comma list of the parts to run")
+    parser.add_argument("--only", default="gradcam,ingest,segment,train,decode",
+                        help="comma list of the parts to run")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -245,6 +285,8 @@ def main(argv=None) -> int:
         rows += segment_rows(size, device)
     if "train" in parts:
         rows += train_rows(size, device)
+    if "decode" in parts:
+        rows += decode_rows(size, device)
     table = markdown(rows, device)
     print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -169,10 +169,30 @@ def test_cli_dataset_add_and_datasets(cli, root, tmp_path):
     assert "20 images added" in added.stdout
     listed = cli(["datasets", "--store", store, "--format", "csv"])
     assert listed.exit_code == 0, listed.output
-    assert "synth,pittsburgh,6,2,2,10,10,0" in listed.stdout
+    assert "synth,pittsburgh,6,2,2,10,10,10,0" in listed.stdout  # ..., images, places, with_labels, bad_files
     bad = cli(["dataset", "add", tmp_path / "nowhere", "--name", "x", "--store", store])
     assert bad.exit_code != 0 and "not a folder" in bad.output
 
 
 def test_list_datasets_is_empty_on_a_new_store(memory_store):
     assert list_datasets(memory_store).empty
+
+
+def test_jpegs_are_checked_at_one_eighth_scale_yet_truncation_still_fails(memory_store, root):
+    """dataset add checks JPEGs with PIL's draft mode (a scaled IDCT): every scan is still
+    entropy-decoded, so a file cut anywhere is unreadable, and the size stored is the file's."""
+    rng = np.random.default_rng(0)
+    photo = (rng.normal(128, 40, (480, 640, 3)).clip(0, 255)).astype(np.uint8)
+    Image.fromarray(photo).save(root / "tokyo" / "photo.jpg", quality=90)
+    Image.fromarray(photo).save(root / "tokyo" / "progressive.jpg", quality=90, progressive=True)
+    whole = (root / "tokyo" / "photo.jpg").read_bytes()
+    layered = (root / "tokyo" / "progressive.jpg").read_bytes()
+    for cut in (0.5, 0.99):
+        (root / "tokyo" / f"cut{int(cut * 100)}.jpg").write_bytes(whole[: int(len(whole) * cut)])
+        (root / "tokyo" / f"pcut{int(cut * 100)}.jpg").write_bytes(layered[: int(len(layered) * cut)])
+    report = add_dataset(memory_store, root, "d", progress=False)
+    reasons = dict(report.bad)
+    assert sorted(reasons) == ["tokyo/cut50.jpg", "tokyo/cut99.jpg", "tokyo/pcut50.jpg", "tokyo/pcut99.jpg"]
+    assert all("truncated" in r for r in reasons.values())
+    sizes = _images(memory_store).set_index("path")
+    assert tuple(sizes.loc["tokyo/photo.jpg", ["width", "height"]]) == (640, 480)

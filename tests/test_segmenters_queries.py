@@ -20,7 +20,8 @@ def test_rpc_segmenter_sensitivity(store):
     con.execute("INSERT INTO models (model, arch, dataset, cities, img_size, source, checkpoint, created_at) "
                 "VALUES ('m', 'simple', 'd', ['a', 'b'], 10, 'imported', 'm.pt', current_timestamp)")
     for image_id, city in [(1, "a"), (2, "a"), (3, "b")]:
-        con.execute("INSERT INTO images VALUES (?, 'd', ?, ?, 10, 10, 'h', ?, 'test', NULL, current_timestamp)",
+        con.execute("INSERT INTO images (image_id, dataset, city, path, width, height, sha256, place_id, split, "
+                    "labels_path, added_at) VALUES (?, 'd', ?, ?, 10, 10, 'h', ?, 'test', NULL, current_timestamp)",
                     [image_id, city, f"{city}/{image_id}.png", str(image_id)])
     for seg_id, segmenter in [(1, "labels"), (2, "unet")]:
         con.execute("INSERT INTO segmentations VALUES (?, ?, 'd', 10, 10, ?, current_timestamp)",

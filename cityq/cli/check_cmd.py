@@ -15,7 +15,9 @@ def check(
 ) -> None:
     """Verify the store: every recorded mask block and class map present and readable, counts
     equal to a recount from the stored masks on a sample, no duplicate rows, no Zarr arrays,
-    chunks or checkpoints that no row names, no run left 'running' by a killed process.
+    chunks or checkpoints that no row names, no run left 'running' by a killed process, no
+    place with views in two splits (or a dataset whose names share prefixes while every image
+    is its own place), and a summary of the bad files and place warnings of every dataset.
     Exits 1 when something needs attention, printing what to do.
 
     Example: cityq check --store cityq-store --sample 20

@@ -17,6 +17,8 @@ def ingest(
     batch_size: int = typer.Option(64, help="Images per Grad-CAM pass."),
     block_size: int = typer.Option(256, help="Images per Zarr chunk and per committed block."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    decode: str = typer.Option("auto", help="Who decodes images not cached yet: pil (CPU threads), torch (on the "
+                                            "device: nvJPEG on a GPU); auto = torch on a GPU."),
     force: bool = typer.Option(False, "--force", help="Recompute a finished ingest."),
     engine: str = typer.Option("local", help="local: in this process; ray: units on a Ray cluster (cityq[ray])."),
     address: str | None = typer.Option(None, help="--engine ray: the cluster ('auto', ray://HOST:10001); "
@@ -40,9 +42,9 @@ def ingest(
     from cityq.pipeline.ingest import IngestOptions, ingest_model
 
     options = IngestOptions(split=split, segmenter=segmenter, target=target, thresholds=thresholds,
-                            batch_size=batch_size, block_size=block_size, device=device, force=force,
-                            engine=engine, ray=_ray_options(engine, address, shard_size, run_folder, workers,
-                                                            units_per_commit))
+                            batch_size=batch_size, block_size=block_size, device=device, decode=decode,
+                            force=force, engine=engine,
+                            ray=_ray_options(engine, address, shard_size, run_folder, workers, units_per_commit))
     with open_store(store, create=False) as opened:
         for name in model:
             summary = ingest_model(opened, name, options)

@@ -34,6 +34,14 @@ def train(
             "auto = bf16 where the CPU or GPU runs it natively).",
         ),
     ] = TrainConfig.precision,
+    decode: Annotated[
+        str,
+        typer.Option(
+            "--decode",
+            help="Who decodes images not cached yet: pil (CPU threads), torch (on the device: nvJPEG on a GPU); "
+            "auto = torch on a GPU.",
+        ),
+    ] = TrainConfig.decode,
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Train ARCH on the dataset's train split, pick the epoch by val accuracy, test it, store it.
@@ -56,6 +64,7 @@ def train(
         name=name,
         augment=augment,
         precision=precision,
+        decode=decode,
     )
     with open_store(store, create=False) as opened:
         result = train_model(opened, config, force=force)

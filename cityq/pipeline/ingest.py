@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pyarrow as pa
@@ -20,13 +21,15 @@ import torch
 
 from cityq.cams import upsample_cams
 from cityq.counting import BlockCounts, count_block
+from cityq.decoding import resolve_decoder
 from cityq.device import resolve_device
 from cityq.errors import CityqError
 from cityq.imaging import normalize
 from cityq.pipeline.gradcam import compute_cams
+from cityq.prefetch import prefetched
 from cityq.progress import bar
 from cityq.store import datasets, ingests, mask_arrays, segmentations
-from cityq.store.image_cache import load_image_tensor
+from cityq.store.image_cache import load_image_files
 from cityq.store.ingests import Ingest, NewIngest
 from cityq.store.models import ModelRecord, get_model_record, load_model_weights
 from cityq.thresholds import DEFAULT_GRID, parse_grid
@@ -45,6 +48,8 @@ class IngestOptions:
     batch_size: int = 64  # images per forward/backward pass
     block_size: int = 256  # images per Zarr chunk and per DuckDB transaction
     device: str = "auto"
+    # who decodes images not cached yet: pil (CPU threads), torch (on the device); auto: torch on a GPU
+    decode: str = "auto"
     force: bool = False  # recompute a finished ingest
     progress: bool | None = None  # None: bars when stderr is a terminal
     engine: str = "local"  # "local": blocks in this process; "ray": units on a Ray cluster
@@ -143,7 +148,7 @@ def ingest_model(store, model: str, options: IngestOptions | None = None) -> Ing
     config = {
         "model": model, "split": options.split, "target": options.target, "segmenter": options.segmenter,
         "thresholds": list(grid), "batch_size": options.batch_size, "block_size": options.block_size,
-        "device": str(device),
+        "device": str(device), "decode": resolve_decoder(options.decode, device).backend,
     }
     with store.run("ingest", subject=model, config=config):
         run.ingest = existing or ingests.create_ingest(store, NewIngest(
@@ -210,12 +215,20 @@ def _run_blocks(run: IngestRun, summary: IngestSummary) -> None:
     array = mask_arrays.open_array(store, ingest)
     pending = sum(min(ingest.block_size, len(image_ids) - b * ingest.block_size) for b in blocks)
     quiet = None if run.options.progress is None else not run.options.progress
+    # The next block's images are read and decoded on a worker thread while this one computes;
+    # the worker reads files only (the rows of every image are fetched here, once).
+    files = datasets.image_files(store, image_ids)
+    load = partial(load_image_files, store.cache_dir, files, size=run.record.img_size,
+                   decoder=resolve_decoder(run.options.decode, run.device))
+
+    def read(block: int):
+        return load_block(image_ids[block * ingest.block_size:(block + 1) * ingest.block_size], load,
+                          run.record.img_size)
+
     with bar(total=pending, desc=f"ingest {run.record.model}", unit="img", disable=quiet) as progress:
-        for block in blocks:
+        for block, (pixels, ok, failed) in prefetched(blocks, read):
             start = block * ingest.block_size
             ids = image_ids[start:start + ingest.block_size]
-            pixels, ok, failed = load_block(ids, lambda part: load_image_tensor(store, part, run.record.img_size),
-                                            run.record.img_size)
             summary.failures.extend(failed)
             seg_maps = (segmentations.load_segmentation(store, ingest.segmentation_id, ids[ok].tolist())
                         if ok.any() else None)

@@ -25,6 +25,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from cityq.decoding import resolve_decoder
 from cityq.device import resolve_device, resolve_precision
 from cityq.errors import CityqError
 from cityq.imaging import normalize
@@ -142,11 +143,13 @@ def train_model(store, config: TrainConfig, *, force: bool = False, progress: bo
     arch, dataset, img_size, seed = config.arch, config.dataset, config.img_size, config.seed
     epochs, batch_size, lr = config.epochs, config.batch_size, config.lr
 
+    decoder = resolve_decoder(config.decode, dev)
     resolved = {**asdict(config), "name": name, "device": str(dev), "precision": precision, "cities": cities,
+                "decode": decoder.backend,
                 "optimizer": "adam", "loss": "cross_entropy", "num_threads": torch.get_num_threads()}
     with store.run("train", subject=name, config=resolved) as run_id:
         started = time.perf_counter()
-        pixels = load_image_tensor(store, frame["image_id"].tolist(), img_size).to(dev)
+        pixels = load_image_tensor(store, frame["image_id"].tolist(), img_size, decoder=decoder).to(dev)
         labels = torch.as_tensor(frame["label"].to_numpy().copy(), device=dev)
         part = {s: torch.as_tensor(np.flatnonzero(frame["split"].to_numpy() == s), device=dev) for s in SPLITS}
         load_seconds = time.perf_counter() - started

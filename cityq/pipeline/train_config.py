@@ -25,6 +25,7 @@ class TrainConfig:
     precision: str = "auto"  # auto | fp32 | bf16
     # where
     device: str = "auto"  # auto | cpu | cuda
+    decode: str = "auto"  # auto | pil | torch: who decodes images not cached yet (auto: torch on a GPU)
     num_threads: int | None = None  # torch CPU threads; None keeps torch's default
     name: str | None = None  # default "<arch>-s<seed>"
 

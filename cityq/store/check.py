@@ -78,6 +78,9 @@ def check_store(store, sample: int = 5) -> list[Finding]:
     from cityq.store.run_folder_check import run_folder_findings
 
     findings += run_folder_findings(store)
+    from cityq.store.dataset_checks import dataset_findings  # place leakage, recorded problems
+
+    findings += dataset_findings(store)
     return sorted(findings, key=lambda f: SEVERITIES.index(f.severity))
 
 

@@ -1,4 +1,4 @@
-"""The rows of a dataset: `datasets`, `images`, `bad_files`.
+"""The rows of a dataset: `datasets`, `images`, `bad_files`, `place_warnings`.
 
 `cityq.pipeline.datasets` scans class folders and decides splits; this module reads and
 writes the rows. A dataset's images go in with its row in one transaction (`register`).
@@ -43,8 +43,9 @@ def known_images(store, name: str):
 
 
 def register(store, name: str, root: str, cities: list[str], split_seed: int, place_pattern: str | None,
-             config: dict, images, bad: list[tuple[str, str]], new: bool) -> None:
-    """The dataset's row (when new), its new images and what the add found bad: one transaction."""
+             config: dict, images, bad: list[tuple[str, str]], new: bool, place_warnings=None) -> None:
+    """The dataset's row (when new), its new images, what the add found bad and the images it
+    could only partly place: one transaction."""
     import pandas as pd
 
     with store.transaction():
@@ -61,6 +62,13 @@ def register(store, name: str, root: str, cities: list[str], split_seed: int, pl
             store.insert_df("bad_files", pd.DataFrame({
                 "dataset": [name] * len(bad), "path": [p for p, _ in bad], "reason": [r for _, r in bad],
                 "seen_at": [pd.Timestamp.now()] * len(bad)}))
+        if place_warnings is not None and len(place_warnings):
+            # They accumulate: each is about a registered image, whose place never changes;
+            # a (path, kind) already recorded is not recorded again.
+            seen = store.fetch_df("SELECT path, kind FROM place_warnings WHERE dataset = $d", {"d": name})
+            keys = set(zip(seen["path"], seen["kind"]))
+            fresh = [(p, k) not in keys for p, k in zip(place_warnings["path"], place_warnings["kind"])]
+            store.insert_df("place_warnings", place_warnings[fresh])
 
 
 def split_counts(store, name: str) -> dict[str, dict[str, int]]:
@@ -72,12 +80,18 @@ def split_counts(store, name: str) -> dict[str, dict[str, int]]:
     return counts
 
 
+def place_counts(store, name: str) -> dict[str, int]:
+    """city -> places."""
+    return {city: int(n) for city, n in store.con.execute(
+        "SELECT city, count(DISTINCT place_id) FROM images WHERE dataset = $d GROUP BY ALL", {"d": name}).fetchall()}
+
+
 def list_datasets(store):
-    """One row per dataset and city: images per split, bad files, root."""
+    """One row per dataset and city: images per split, places, bad files, root."""
     return store.fetch_df(
         "SELECT d.dataset, i.city, count(*) FILTER (WHERE i.split = 'train') AS train, "
         "count(*) FILTER (WHERE i.split = 'val') AS val, count(*) FILTER (WHERE i.split = 'test') AS test, "
-        "count(*) AS images, count(i.labels_path) AS with_labels, "
+        "count(*) AS images, count(DISTINCT i.place_id) AS places, count(i.labels_path) AS with_labels, "
         "(SELECT count(*) FROM bad_files b WHERE b.dataset = d.dataset) AS bad_files, d.root "
         "FROM datasets d JOIN images i USING (dataset) GROUP BY d.dataset, i.city, d.root ORDER BY d.dataset, i.city")
 

@@ -1,6 +1,8 @@
 """The decoded-image cache: each image decoded and resized once, then reused from a memory map.
 
-`load_image_tensor(store, image_ids, size)` returns uint8 (N,3,S,S). Decoded pixels live in
+`load_image_tensor(store, image_ids, size, decoder=None)` returns uint8 (N,3,S,S); its file
+half, `load_image_files(cache_dir, files, image_ids, size, decoder)`, reads no rows, so a
+worker thread may run it (ingest decodes the next block's images that way). Decoded pixels live in
 `<store>/cache/images-<dataset>-<S>px.npy` (a memory-mapped uint8 array, one row per image)
 with a sidecar `...index.json` (image_id and sha256 of each row). Training, ingest and the
 notebook helpers all read the same rows, so no image is decoded twice. The cache is derived
@@ -24,9 +26,9 @@ from cityq.errors import CityqError
 from cityq.imaging import decode_resized
 
 
-def _cache_paths(store, dataset: str, size: int) -> tuple[Path, Path]:
+def _cache_paths(cache_dir: Path, dataset: str, size: int) -> tuple[Path, Path]:
     stem = f"images-{dataset}-{size}px"
-    return store.cache_dir / f"{stem}.npy", store.cache_dir / f"{stem}.index.json"
+    return cache_dir / f"{stem}.npy", cache_dir / f"{stem}.index.json"
 
 
 def _read_index(index_path: Path) -> tuple[list[int], list[str]]:
@@ -46,8 +48,14 @@ def _replace_atomically(path: Path, write) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _decode_all(frame, size: int) -> np.ndarray:
+def _decode_all(frame, size: int, decoder=None) -> np.ndarray:
     paths = [Path(root) / rel for root, rel in zip(frame["root"], frame["path"])]
+    if decoder is not None and decoder.backend != "pil":  # cityq/decoding.py: on the device, in batches
+        from cityq.decoding import DEVICE_BATCH
+
+        parts = [decoder.decode(paths[lo:lo + DEVICE_BATCH], size).cpu().numpy()
+                 for lo in range(0, len(paths), DEVICE_BATCH)]
+        return np.concatenate(parts) if parts else np.zeros((0, 3, size, size), np.uint8)
 
     def one(path: Path) -> np.ndarray:
         try:
@@ -61,12 +69,12 @@ def _decode_all(frame, size: int) -> np.ndarray:
     return np.stack(arrays) if arrays else np.zeros((0, 3, size, size), np.uint8)
 
 
-def _extend_cache(store, dataset: str, size: int, frame) -> None:
+def _extend_cache(cache_dir: Path, dataset: str, size: int, frame, decoder=None) -> None:
     """Decode the images of `frame` (one dataset) and append them to that dataset's cache."""
-    data_path, index_path = _cache_paths(store, dataset, size)
+    data_path, index_path = _cache_paths(cache_dir, dataset, size)
     ids, shas = _read_index(index_path)
     old = np.load(data_path, mmap_mode="r") if ids and data_path.exists() else None
-    new = _decode_all(frame, size)
+    new = _decode_all(frame, size, decoder)
 
     def write_data(tmp: Path) -> None:
         total = len(ids) + len(new)
@@ -83,8 +91,10 @@ def _extend_cache(store, dataset: str, size: int, frame) -> None:
     _replace_atomically(index_path, lambda tmp: tmp.write_text(json.dumps({"image_ids": ids, "sha256": shas})))
 
 
-def load_image_tensor(store, image_ids, size: int) -> torch.Tensor:
-    """uint8 (N,3,S,S) for the given image ids, in their order; decoded once per (dataset, S)."""
+def load_image_tensor(store, image_ids, size: int, decoder=None) -> torch.Tensor:
+    """uint8 (N,3,S,S) for the given image ids, in their order; decoded once per (dataset, S).
+    `decoder` (cityq.decoding.Decoder) decodes the images not cached yet; None: PIL threads.
+    Rows keep whichever decoder filled them (the two differ by at most 1 in a few values)."""
     image_ids = [int(i) for i in image_ids]
     if not image_ids:
         return torch.zeros((0, 3, size, size), dtype=torch.uint8)
@@ -92,9 +102,18 @@ def load_image_tensor(store, image_ids, size: int) -> torch.Tensor:
 
     frame = image_files(store, list(dict.fromkeys(image_ids)))
     store.release()  # the rest reads files only: readers get in while images are decoded
+    return load_image_files(store.cache_dir, frame, image_ids, size, decoder)
+
+
+def load_image_files(cache_dir: Path, frame, image_ids, size: int, decoder=None) -> torch.Tensor:
+    """The file half of `load_image_tensor`: `frame` holds the images' rows (image_files: at
+    least the ids asked for). Reads no rows, so it may run on a worker thread; one writer of a
+    cache at a time (a block is read by one thread)."""
+    image_ids = [int(i) for i in image_ids]
+    frame = frame[frame["image_id"].isin(set(image_ids))]
     out = np.empty((len(image_ids), 3, size, size), dtype=np.uint8)
     for dataset, rows in frame.groupby("dataset", sort=True):
-        data_path, index_path = _cache_paths(store, dataset, size)
+        data_path, index_path = _cache_paths(cache_dir, dataset, size)
         ids, shas = _read_index(index_path)
         position = dict(zip(ids, range(len(ids))))
         stale = [i for i, s in zip(rows["image_id"], rows["sha256"]) if i in position and shas[position[i]] != s]
@@ -103,7 +122,7 @@ def load_image_tensor(store, image_ids, size: int) -> torch.Tensor:
             ids, position = [], {}
         todo = rows[~rows["image_id"].isin(position)]
         if len(todo):
-            _extend_cache(store, dataset, size, todo.sort_values("image_id"))
+            _extend_cache(cache_dir, dataset, size, todo.sort_values("image_id"), decoder)
             ids, _ = _read_index(index_path)
             position = dict(zip(ids, range(len(ids))))
         cached = np.load(data_path, mmap_mode="r")
