@@ -41,7 +41,7 @@ def run(quick: bool) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="cityq-bench-ingest-") as tmp:
         root = Path(tmp)
         generate_dataset(root / "images", per_city=per_city, size=size, seed=0, workers=2, progress=False)
-        with Store(root / "store") as store:
+        with Store.create(root / "store") as store:
             add_dataset(store, root / "images", "synth", progress=False)
             test_ids = [r[0] for r in store.con.execute(
                 "SELECT image_id FROM images WHERE split = 'test' ORDER BY image_id").fetchall()]

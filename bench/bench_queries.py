@@ -131,7 +131,7 @@ def run(quick: bool) -> list[dict]:
     results: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="cityq-bench-queries-") as tmp:
         folder = Path(tmp)
-        store = Store(folder / "store")
+        store = Store.create(folder / "store")
         store.con.execute("SET enable_progress_bar = false")
         start = time.perf_counter()
         info = write_synthetic_counts(store, SyntheticCountsConfig(n_images=n_images, objects_per_image=20))

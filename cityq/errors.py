@@ -10,3 +10,13 @@ class CityqError(Exception):
         super().__init__(message)
         if exit_code is not None:
             self.exit_code = exit_code
+
+
+def sql_error_text(exc: Exception) -> str:
+    """A DuckDB error as one line, keeping its hints ("Candidate bindings: ...", "Did you mean
+    ...?") and dropping the caret picture of the statement."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    hints = [line for line in lines[1:] if line.startswith(("Candidate bindings", "Did you mean", "HINT"))]
+    return "; ".join([lines[0], *hints])

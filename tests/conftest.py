@@ -84,7 +84,7 @@ def tiny_ingested(tmp_path_factory, tiny_images):
 
     base = tmp_path_factory.mktemp("tiny-store")
     path = base / "store"
-    with Store(path) as store:
+    with Store.create(path) as store:
         add_dataset(store, tiny_images, "tiny", progress=False)
         for arch, seed in TINY_MODELS:
             import_model(store, ImportOptions(arch, _random_checkpoint(base, arch, seed), f"{arch}-s{seed}", "tiny",

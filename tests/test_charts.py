@@ -99,7 +99,7 @@ def test_chart_cli_writes_html_png_svg(tmp_path):
     from cityq.cli import app
 
     store_dir = tmp_path / "store"
-    with Store(store_dir) as s:
+    with Store.create(store_dir) as s:
         write_synthetic_counts(s, SyntheticCountsConfig(n_images=20, archs=("vgg11",), seeds=(0, 1), size=64))
     runner = CliRunner()
     for suffix in (".html", ".png", ".svg"):

@@ -44,17 +44,24 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme(cli, path):
     assert f"cityq {path}" in README.read_text(), f"`cityq {path}` is not in the README"
 
 
-def test_sql_prints_csv(cli, tmp_path):
-    result = cli(["sql", "select 42 as x", "--format", "csv", "--store", tmp_path / "none"])
+@pytest.fixture
+def empty_store(tmp_path):
+    from cityq.store import Store
+
+    Store.create(tmp_path / "s").close()
+    return tmp_path / "s"
+
+
+def test_sql_prints_csv(cli, empty_store):
+    result = cli(["sql", "select 42 as x", "--format", "csv", "--store", empty_store])
     assert result.exit_code == 0
     assert result.stdout.splitlines() == ["x", "42"]
-    assert not (tmp_path / "none").exists()  # reading never creates a store
 
 
-def test_formats_parse_back_to_the_same_rows(cli, tmp_path):
+def test_formats_parse_back_to_the_same_rows(cli, tmp_path, empty_store):
     query = "select range AS i, range * 0.5 AS half, 'c' || range::VARCHAR AS name from range(4)"
     expected = pd.DataFrame({"i": range(4), "half": [0.0, 0.5, 1.0, 1.5], "name": ["c0", "c1", "c2", "c3"]})
-    store = tmp_path / "s"
+    store = empty_store
     csv_out = cli(["sql", query, "-f", "csv", "--store", store]).stdout
     pd.testing.assert_frame_equal(pd.read_csv(io.StringIO(csv_out)), expected)
     json_out = cli(["sql", query, "-f", "json", "--store", store]).stdout
@@ -69,9 +76,9 @@ def test_formats_parse_back_to_the_same_rows(cli, tmp_path):
         pd.testing.assert_frame_equal(reader(target), expected, check_dtype=False)
 
 
-def test_parameters_are_bound_not_pasted(cli, tmp_path):
+def test_parameters_are_bound_not_pasted(cli, empty_store):
     result = cli(["sql", "select $name AS v", "-p", "name=x'; drop table objects; --", "-f", "csv",
-                  "--store", tmp_path / "s"])
+                  "--store", empty_store])
     assert result.exit_code == 0
     assert result.stdout.splitlines()[1] == "x'; drop table objects; --"
 
@@ -86,9 +93,8 @@ def test_parameters_are_bound_not_pasted(cli, tmp_path):
         (["sql", "select * from no_such_table"], "SQL error"),
     ],
 )
-def test_errors_are_one_line_without_traceback(cli, tmp_path, args, message):
-    cli(["sql", "select 1", "--write", "--store", tmp_path / "s"])  # an existing, empty store
-    result = cli([*args, "--store", tmp_path / "s"])
+def test_errors_are_one_line_without_traceback(cli, empty_store, args, message):
+    result = cli([*args, "--store", empty_store])
     assert result.exit_code != 0
     assert message in result.stderr
     assert "Traceback" not in result.output
@@ -100,8 +106,8 @@ def test_unknown_query_suggests_a_name(cli, tmp_path):
     assert "Did you mean" in result.stderr and "rpc by city" in result.stderr
 
 
-def test_write_is_allowed_with_the_flag(cli, tmp_path):
-    store = tmp_path / "s"
+def test_write_is_allowed_with_the_flag(cli, empty_store):
+    store = empty_store
     assert cli(["sql", "create table t(x int)", "--write", "--store", store]).exit_code == 0
     assert cli(["sql", "insert into t values (7)", "--write", "--store", store]).exit_code == 0
     assert cli(["sql", "select x from t", "-f", "csv", "--store", store]).stdout.splitlines() == ["x", "7"]
@@ -122,9 +128,7 @@ def test_named_queries_are_sql_macros(memory_store):
         pd.testing.assert_frame_equal(frame, memory_store.query(query.name), check_dtype=False)
 
 
-def test_info_on_an_empty_store(cli, tmp_path):
-    store = tmp_path / "s"
-    cli(["sql", "select 1", "--write", "--store", store])
-    result = cli(["info", "--store", store])
+def test_info_on_an_empty_store(cli, empty_store):
+    result = cli(["info", "--store", empty_store, "-f", "table"])
     assert result.exit_code == 0, result.output
     assert "schema_version" in result.stdout

@@ -175,7 +175,7 @@ def test_cli_dataset_add_and_datasets(cli, root, tmp_path):
 
 
 def test_list_datasets_is_empty_on_a_new_store(memory_store):
-    assert list_datasets(memory_store).empty
+    assert not list_datasets(memory_store).fetchall()
 
 
 def test_jpegs_are_checked_at_one_eighth_scale_yet_truncation_still_fails(memory_store, root):

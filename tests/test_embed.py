@@ -42,7 +42,7 @@ def build_ingested_store(root: Path, models=("m-a", "m-b"), n_images: int = 36, 
     from cityq.store import Store
     from cityq.store.mask_arrays import create_array
 
-    store = Store(root / "store")
+    store = Store.create(root / "store")
     data = root / "images"
     now = datetime.now()
     cams, labels = clustered_cams(n_images)

@@ -20,7 +20,7 @@ MODEL = "resnet18-s0"  # one of tiny_ingested's models
 HOLD = """
 import sys, time
 from cityq.store import Store
-store = Store(sys.argv[1])
+store = Store.create(sys.argv[1])
 with store.transaction():
     store.con.execute("INSERT INTO runs (stage, subject, started_at, status) VALUES ('hold', 'x', now(), 'running')")
     print('holding', flush=True)

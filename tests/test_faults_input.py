@@ -95,7 +95,7 @@ def test_greyscale_rgba_and_16_bit_images_are_converted_to_rgb(tmp_path, tiny_im
     Image.fromarray(grey[2].astype(np.uint16) * 257).save(files[2])  # 16-bit greyscale (I;16)
     Image.fromarray(rgb[3]).convert("P").save(files[3])  # palette
     assert Image.open(files[2]).mode == "I;16"
-    with Store(tmp_path / "store") as store:
+    with Store.create(tmp_path / "store") as store:
         report = add_dataset(store, root, "modes", progress=False)
         assert not report.bad
         ids = store.sql("SELECT image_id, path FROM images ORDER BY path")
@@ -326,7 +326,7 @@ def test_check_finds_duplicates_orphans_and_killed_runs(cli, tiny_ingested, copy
 
     store = copy_store(tiny_ingested)
     (store / "checkpoints" / "orphan.run99.pt").write_bytes(b"x")
-    with Store(store) as opened:
+    with Store.create(store) as opened:
         opened.con.execute("INSERT INTO object_counts SELECT * FROM object_counts LIMIT 1")
         opened.con.execute(
             "UPDATE object_counts SET n_pixels = n_pixels + 1 WHERE image_id = "

@@ -175,13 +175,13 @@ def bases(tmp_path_factory, tiny_images):
     from cityq.store import Store
 
     root = tmp_path_factory.mktemp("kill-bases")
-    with Store(root / "dataset") as store:
+    with Store.create(root / "dataset") as store:
         add_dataset(store, tiny_images, "tiny", progress=False)
     shutil.copytree(root / "dataset", root / "model")
     torch.manual_seed(0)
     checkpoint = root / "simple.pt"
     save_checkpoint(checkpoint, create_model("simple", 2), "simple", 2, {"img_size": SIZE})
-    with Store(root / "model") as store:
+    with Store.create(root / "model") as store:
         import_model(store, ImportOptions("simple", checkpoint, MODEL, "tiny", img_size=SIZE, device="cpu"))
     return {"images": tiny_images, "empty": None, "dataset": root / "dataset", "model": root / "model"}
 
@@ -243,7 +243,7 @@ def test_ingest_killed_mid_block_resumes_to_the_same_answers(bases, tmp_path):
     from cityq.store import Store
 
     reference = _fresh(bases, "model", tmp_path / "reference")
-    with Store(reference) as store:
+    with Store.create(reference) as store:
         ingest_model(store, MODEL, IngestOptions(block_size=1, batch_size=1, device="cpu", progress=False))
     _, args, prefix = COMMANDS["ingest"]
     store = _fresh(bases, "model", tmp_path / "store")

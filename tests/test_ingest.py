@@ -90,7 +90,7 @@ def test_ar_equals_numpy(tiny_ingested):
 
 def test_second_ingest_does_nothing(tiny_ingested, copy_store):
     path = copy_store(tiny_ingested)
-    with Store(path) as store:
+    with Store.create(path) as store:
         before = store.fetch_df("SELECT (SELECT count(*) FROM object_counts) AS c, (SELECT count(*) FROM runs) AS r")
         summary = ingest_model(store, "resnet18-s0", IngestOptions(**QUIET))
         assert summary.already_done and summary.seconds < 10
@@ -128,7 +128,7 @@ def _assert_same(before, after):
 
 def test_force_recomputes_the_same_rows(tiny_ingested, copy_store):
     path = copy_store(tiny_ingested)
-    with Store(path) as store:
+    with Store.create(path) as store:
         before = _table_snapshot(store)
         ingest_model(store, "simple-s0", IngestOptions(force=True, block_size=3, batch_size=4, **QUIET))
         _assert_same(before, _table_snapshot(store))
@@ -139,7 +139,7 @@ def test_failed_block_leaves_no_rows_and_resume_completes(tiny_ingested, copy_st
     import cityq.pipeline.ingest as ingest_module
 
     path = copy_store(tiny_ingested)
-    with Store(path) as store:
+    with Store.create(path) as store:
         reference = _table_snapshot(store)
         original = ingest_module._write_block
         calls = {"n": 0}
@@ -172,7 +172,7 @@ def test_failed_block_leaves_no_rows_and_resume_completes(tiny_ingested, copy_st
 
 def test_bad_input(tiny_ingested, copy_store):
     path = copy_store(tiny_ingested)
-    with Store(path) as store:
+    with Store.create(path) as store:
         with pytest.raises(CityqError, match="no model named"):
             ingest_model(store, "resnet18-s9", IngestOptions(**QUIET))
         with pytest.raises(CityqError, match=r"inside \(0, 1\)"):
@@ -195,7 +195,7 @@ def test_bad_input(tiny_ingested, copy_store):
 
 def test_unreadable_image_is_skipped_and_listed(tiny_ingested, copy_store):
     path = copy_store(tiny_ingested)
-    with Store(path) as store:
+    with Store.create(path) as store:
         victim = store.fetch_df(
             "SELECT i.image_id, d.root || '/' || i.path AS file FROM images i JOIN datasets d USING (dataset) "
             "WHERE split = 'test' ORDER BY image_id LIMIT 1"
@@ -230,7 +230,7 @@ def test_replacing_a_model_removes_the_ingests_of_its_old_weights(tiny_ingested,
     torch.manual_seed(123)
     checkpoint = tmp_path / "other.pt"
     save_checkpoint(checkpoint, create_model("simple", 2), "simple", 2, {"img_size": 64})
-    with Store(path) as store:
+    with Store.create(path) as store:
         old = store.query("finished ingests", model="simple-s0")["ingest_id"].tolist()
         assert old
         import_model(

@@ -45,7 +45,7 @@ def _write_dataset(store: Store, root: Path, n: int = 7, size=(40, 48), name: st
 
 @pytest.fixture
 def store(tmp_path):
-    s = Store(tmp_path / "store")
+    s = Store.create(tmp_path / "store")
     yield s
     s.close()
 

@@ -169,7 +169,7 @@ def test_cli_add_and_segment_agree_with_mit_semseg(tmp_path):
     root, store_dir = tmp_path / "data", tmp_path / "store"
     (root / "a").mkdir(parents=True)
     images = _images(n=2, h=64, w=64)
-    with Store(store_dir) as store:
+    with Store.create(store_dir) as store:
         store.con.execute(
             "INSERT INTO datasets VALUES ('d', $root, ['a'], 0, NULL, NULL, current_timestamp)", {"root": str(root)}
         )
@@ -189,7 +189,7 @@ def test_cli_add_and_segment_agree_with_mit_semseg(tmp_path):
         app, ["segment", "--dataset", "d", "--segmenter", "r50", "--size", "64", "--store", str(store_dir)]
     )
     assert out.exit_code == 0, out.output
-    with Store(store_dir) as store:
+    with Store.create(store_dir) as store:
         seg_id = int(store.fetch_df("SELECT segmentation_id FROM segmentations WHERE segmenter = 'r50'").iloc[0, 0])
         ids = store.fetch_df("SELECT image_id FROM images ORDER BY image_id").image_id.tolist()
         ours = torch.from_numpy(load_segmentation(store, seg_id, ids)).long()

@@ -47,7 +47,7 @@ def write_learnable_dataset(store: Store, root: Path, n: int = 20, size: int = 3
 
 @pytest.fixture
 def store(tmp_path):
-    s = Store(tmp_path / "store")
+    s = Store.create(tmp_path / "store")
     write_learnable_dataset(s, tmp_path / "data")
     yield s
     s.close()

@@ -13,31 +13,31 @@ from cityq.store import Store, migrations
 
 
 def test_new_store_has_schema_and_objects(tmp_path):
-    with Store(tmp_path / "s") as store:
+    with Store.create(tmp_path / "s") as store:
         assert store.fetch_df("SELECT max(version) AS v FROM schema_version")["v"][0] == migrations.latest_version()
         names = store.fetch_df("SELECT name FROM objects WHERE object_id IN (13, 32, 43, 48) ORDER BY object_id")
         assert names["name"].tolist() == ["earth", "fence", "signboard", "skyscraper"]
     # Reopening does not seed twice.
-    with Store(tmp_path / "s") as store:
+    with Store.create(tmp_path / "s") as store:
         assert store.fetch_df("SELECT count(*) AS n FROM objects")["n"][0] == 150
 
 
 def test_older_store_is_migrated(tmp_path, monkeypatch):
-    with Store(tmp_path / "s"):
+    with Store.create(tmp_path / "s"):
         pass
     extra = (migrations.latest_version() + 1, "CREATE TABLE notes (note VARCHAR);")
     original = migrations.available()
     monkeypatch.setattr(migrations, "available", lambda: [*original, extra])
-    with Store(tmp_path / "s") as store:
+    with Store.create(tmp_path / "s") as store:
         assert store.fetch_df("SELECT max(version) AS v FROM schema_version")["v"][0] == extra[0]
         assert store.fetch_df("SELECT count(*) AS n FROM notes")["n"][0] == 0
 
 
 def test_newer_store_is_refused(tmp_path):
-    with Store(tmp_path / "s") as store:
+    with Store.create(tmp_path / "s") as store:
         store.con.execute("INSERT INTO schema_version VALUES (999, current_timestamp, '99.0')")
     with pytest.raises(CityqError, match="newer than this cityq"):
-        Store(tmp_path / "s")
+        Store.create(tmp_path / "s")
 
 
 def test_missing_store_is_a_clear_error(tmp_path):
@@ -46,13 +46,13 @@ def test_missing_store_is_a_clear_error(tmp_path):
 
 
 def test_busy_store_names_the_holder(tmp_path):
-    with Store(tmp_path / "s"):
+    with Store.create(tmp_path / "s"):
         pass
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import sys, time; from cityq.store import Store; s = Store(sys.argv[1]); "
+            "import sys, time; from cityq.store import Store; s = Store.create(sys.argv[1]); "
             "print('ok', flush=True); time.sleep(30)",
             str(tmp_path / "s"),
         ],
@@ -62,7 +62,7 @@ def test_busy_store_names_the_holder(tmp_path):
     try:
         assert holder.stdout.readline().strip() == "ok"
         with pytest.raises(CityqError, match=r"store busy: .* in use by process \d+"):
-            Store(tmp_path / "s", wait_seconds=0.3)
+            Store.create(tmp_path / "s", wait_seconds=0.3)
     finally:
         holder.kill()
         holder.wait()
@@ -91,7 +91,7 @@ def test_macros_are_stored_in_the_file_for_any_duckdb_client(tmp_path):
     from cityq.queries.registry import all_macros
     from cityq.store.synthetic_counts import SyntheticCountsConfig, write_synthetic_counts
 
-    with Store(tmp_path / "s") as store:
+    with Store.create(tmp_path / "s") as store:
         write_synthetic_counts(store, SyntheticCountsConfig(n_images=20, archs=("vgg11",), seeds=(0,), size=32))
         expected = store.query("top objects", k=3)
     # A plain DuckDB client, read-only, with no cityq code: every named query is callable.
@@ -111,7 +111,7 @@ def test_other_macro_definitions_are_replaced_or_shadowed(tmp_path, monkeypatch)
     from cityq.queries import registry
     from cityq.queries.registry import NamedQuery
 
-    with Store(tmp_path / "s"):
+    with Store.create(tmp_path / "s"):
         pass
     shipped = registry.all_macros()
     newer = [q for q in shipped if q.macro != "accuracy"] + [
@@ -125,7 +125,7 @@ def test_other_macro_definitions_are_replaced_or_shadowed(tmp_path, monkeypatch)
     assert con.sql("SELECT count(*) FROM duckdb_functions() WHERE function_name = 'answer'").fetchall() == [(0,)]
     con.close()
     # For writing: replaced in the file; the one no longer shipped is dropped.
-    with Store(tmp_path / "s"):
+    with Store.create(tmp_path / "s"):
         pass
     con = duckdb.connect(str(tmp_path / "s" / "cityq.duckdb"), read_only=True)
     try:

@@ -70,7 +70,7 @@ def test_train_writes_model_epochs_predictions_and_checkpoint(shapes):
     state, meta = read_checkpoint(shapes.path / row["checkpoint"])  # weights_only load
     assert meta["arch"] == "simple" and meta["config"]["seed"] == 3
     assert shapes.fetch_df("SELECT status FROM runs WHERE stage = 'train'")["status"].tolist() == ["done"]
-    assert list_models(shapes)["name"].tolist() == ["simple-s3"]
+    assert list_models(shapes).df()["model"].tolist() == ["simple-s3"]
 
 
 def test_same_seed_same_model_and_rerun_does_nothing(shapes):

@@ -1,7 +1,8 @@
-"""Writing a chart to .html (self-contained: the Vega JS inlined, no network), .png or .svg."""
+"""Writing a chart to .html (self-contained: the Vega JS inlined, no network), .png, .svg or .pdf."""
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -20,12 +21,10 @@ vegaEmbed('#chart', {spec}, {{mode: 'vega-lite'}}).catch((e) => console.error(e)
 """
 
 
-def _write_html(chart: alt.TopLevelMixin, path: Path) -> None:
+def _write_html(chart: alt.TopLevelMixin, path: Path, scale: float) -> None:
     spec = chart.to_dict()
     title = spec.get("title", "cityq chart")
     title = title.get("text", "cityq chart") if isinstance(title, dict) else title
-    import html
-
     path.write_text(
         _HTML.format(
             title=html.escape(str(title)),
@@ -36,21 +35,28 @@ def _write_html(chart: alt.TopLevelMixin, path: Path) -> None:
     )
 
 
-# vl-convert renders png and svg offline; png at 2x so it stays sharp in a paper.
+# vl-convert renders png, svg and pdf offline; png at `scale` (2 by default: sharp in a paper).
 _WRITERS = {
     ".html": _write_html,
-    ".png": lambda chart, path: chart.save(str(path), format="png", scale_factor=2),
-    ".svg": lambda chart, path: chart.save(str(path), format="svg"),
+    ".png": lambda chart, path, scale: chart.save(str(path), format="png", scale_factor=scale),
+    ".svg": lambda chart, path, scale: chart.save(str(path), format="svg"),
+    ".pdf": lambda chart, path, scale: chart.save(str(path), format="pdf"),
 }
 
 
-def save_chart(chart: alt.TopLevelMixin, path: str | Path) -> Path:
+def check_chart_path(path: str | Path) -> Path:
     path = Path(path)
-    writer = _WRITERS.get(path.suffix.lower())
-    if writer is None:
+    if path.suffix.lower() not in _WRITERS:
         raise CityqError(
-            f"cannot write a chart as {path.suffix or 'a file without extension'}: use .html, .png or .svg"
+            f"cannot write a chart as {path.suffix or 'a file without extension'}: use .html, .png, .svg or .pdf"
         )
+    return path
+
+
+def save_chart(chart: alt.TopLevelMixin, path: str | Path, scale: float = 2.0) -> Path:
+    path = check_chart_path(path)
+    if scale <= 0:
+        raise CityqError(f"--scale must be positive, not {scale:g}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer(chart, path)
+    _WRITERS[path.suffix.lower()](chart, path, scale)
     return path

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import importlib
+import os
 import pkgutil
 import sys
 import traceback
@@ -34,6 +35,8 @@ class CityqGroup(TyperGroup):
             _fail(ctx, str(exc), exc.exit_code)
         except KeyboardInterrupt:
             _fail(ctx, "interrupted; rerun the same command to resume", 130)
+        except BrokenPipeError:
+            _reader_left()
         except Exception as exc:  # a bug or an unexpected environment: still one line
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             if _disk_full(exc):
@@ -46,6 +49,22 @@ def _disk_full(exc: BaseException) -> bool:
     """ENOSPC from Python, Zarr or DuckDB (which reports it as text in its own IOException)."""
     return (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or \
         "no space left on device" in str(exc).lower()
+
+
+# 128 + SIGPIPE: what `seq 1000000 | head -1` gives the shell for seq, so `set -o pipefail`
+# scripts see the same as with any Unix tool.
+EXIT_BROKEN_PIPE = 141
+
+
+def _reader_left():
+    """The reader of stdout went away (`cityq query ... | head`): stop quietly, as Unix tools do.
+    stdout is pointed at /dev/null so that Python's own flush at exit does not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    raise typer.Exit(EXIT_BROKEN_PIPE)
 
 
 def _fail(ctx: typer.Context, message: str, exit_code: int):
@@ -88,7 +107,7 @@ def root(
 
 # Commands appear in --help in this order; any other *_cmd module follows alphabetically.
 _ORDER = ["demo", "synth", "dataset", "train", "model", "segmenter", "segment", "ingest", "embed",
-          "query", "sql", "chart", "figure", "report", "serve", "info", "check"]
+          "query", "sql", "chart", "figure", "report", "serve", "info", "tables", "check"]
 
 
 def _register_commands() -> None:

@@ -25,7 +25,7 @@ def check(
     from cityq.errors import CityqError
     from cityq.store.check import check_store, failed, repair
 
-    with open_store(store, read_only=not fix, create=False) as opened:
+    with open_store(store, read_only=not fix) as opened:
         findings = check_store(opened, sample=sample)
         if fix:
             fixed = repair(findings)

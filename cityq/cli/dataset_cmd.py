@@ -7,7 +7,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from cityq.cli.common import DEFAULT_STORE, FormatOption, OutputFormat, OutputOption, StoreOption, open_store, render
+from cityq.cli.common import (
+    DEFAULT_STORE,
+    FormatOption,
+    HeadersOption,
+    Output,
+    OutputOption,
+    StoreOption,
+    open_store,
+    render,
+)
 
 dataset_app = typer.Typer(help="Register image datasets (class folders: ROOT/<city>/<image>).", no_args_is_help=True)
 
@@ -38,6 +47,7 @@ def add(
 ) -> None:
     """Register the images under ROOT/<city>/ (again: adds new files only). Problems are
     summarised (a count per kind, five examples); `cityq check` lists where all of them are.
+    Creates the store if there is none at --store.
 
     Example: cityq dataset add cities --name tp --layout pittsburgh=pitts250k --layout tokyo=tokyo247
     """
@@ -45,22 +55,23 @@ def add(
 
     options = AddOptions(split_seed=split_seed, place_pattern=place_pattern, place_pattern_on=place_pattern_on,
                          layouts=tuple(layout or ("auto",)), queries=queries, single_view=single_view)
-    with open_store(store) as opened:
+    with open_store(store, create=True) as opened:
         report = add_dataset(opened, root, name, options)
     for line in report.lines():
         typer.echo(line)
 
 
-def datasets(store: StoreOption = DEFAULT_STORE, fmt: FormatOption = OutputFormat.table,
-             output: OutputOption = None) -> None:
+def datasets(store: StoreOption = DEFAULT_STORE, fmt: FormatOption = None, output: OutputOption = None,
+             no_headers: HeadersOption = False) -> None:
     """List the datasets: images per city and split, places, bad files, root folder.
 
     Example: cityq datasets --format csv
     """
     from cityq.store.datasets import list_datasets
 
-    with open_store(store, create=False) as opened:
-        render(list_datasets(opened), fmt, output)
+    out = Output.of(fmt, output, no_headers)
+    with open_store(store, read_only=True) as opened:
+        render(opened.rows(list_datasets(opened)), out)
 
 
 def register(app: typer.Typer) -> None:

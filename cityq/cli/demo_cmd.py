@@ -19,7 +19,7 @@ def demo(
 
     Example: cityq demo --out cityq-demo
     """
-    from cityq.cli.common import OutputFormat, render
+    from cityq.cli.common import render_frame
     from cityq.pipeline.demo import DemoConfig, run_demo
 
     if quick and paper_scale:
@@ -31,9 +31,9 @@ def demo(
     result = run_demo(config, say=lambda message: typer.echo(message, err=True))
     typer.echo("\nTop objects by lift (threshold 0.5), per model and city:")
     top = result.top_objects
-    render(top[["model", "city", "rank", "object", "rpc", "lift"]] if not top.empty else top, OutputFormat.table)
+    render_frame(top[["model", "city", "rank", "object", "rpc", "lift"]] if not top.empty else top)
     typer.echo("\nAR between architectures vs between seeds (the paper's Table 2):")
-    render(result.arch_vs_seed, OutputFormat.table)
+    render_frame(result.arch_vs_seed)
     total = sum(result.stage_seconds.values())
     typer.echo(f"\nDone in {total / 60:.1f} min. Store: {result.store}   Report: {result.report}")
     typer.echo("Try next:")

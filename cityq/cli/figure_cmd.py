@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from cityq.cli.common import DEFAULT_STORE, StoreOption, open_store
+from cityq.cli.common import DEFAULT_STORE, StoreOption, open_store, prepare_output, split_names
 from cityq.errors import CityqError
 
 figure_app = typer.Typer(
@@ -19,7 +19,7 @@ figure_app = typer.Typer(
 def _save(image, output: Path) -> None:
     if output.suffix.lower() != ".png":
         raise CityqError(f"cannot write {output.name}: figures are PNG files, name it e.g. fig.png")
-    output.parent.mkdir(parents=True, exist_ok=True)
+    prepare_output(output)
     image.save(output, format="PNG", optimize=True)
     typer.echo(f"wrote {output} ({image.width}x{image.height})", err=True)
 
@@ -53,8 +53,9 @@ def tsne_thumbs(
 
 @figure_app.command("masks")
 def masks(
-    models: Optional[str] = typer.Option(
-        None, "--models", help="Comma-separated models (default: every ingested model)."
+    models: Optional[list[str]] = typer.Option(
+        None, "--model", "-m", "--models",
+        help="A model (repeatable, or a comma list, as in `cityq ingest`; default: every ingested model)."
     ),
     images: int = typer.Option(6, "--images", help="Rows: images, taken from the cities in turn."),
     output: Path = typer.Option(Path("fig6.png"), "--output", "-o", help="The PNG file to write."),
@@ -66,11 +67,11 @@ def masks(
     """Fig 6: several models' Grad-CAM masks on the same images; rows are images, columns the
     image and each model's mask as a heat map.
 
-    Example: cityq figure masks --models vgg11-s0,resnet18-s0 --images 6 -o fig6.png
+    Example: cityq figure masks -m vgg11-s0 -m resnet18-s0 --images 6 -o fig6.png
     """
     from cityq.figures.mask_grid import MaskGridOptions, mask_grid_figure
 
-    chosen = tuple(m.strip() for m in models.split(",") if m.strip()) if models else None
+    chosen = tuple(split_names(models)) or None
     options = MaskGridOptions(models=chosen, images=images, cell=cell, overlay=not heat_only, seed=seed)
     with open_store(store, read_only=True) as opened:
         _save(mask_grid_figure(opened, options), output)

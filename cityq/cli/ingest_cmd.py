@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from cityq.cli.common import DEFAULT_STORE, StoreOption, open_store
+from cityq.cli.common import DEFAULT_STORE, StoreOption, open_store, split_names
 from cityq.thresholds import DEFAULT_GRID
 
 
 def ingest(
-    model: list[str] = typer.Option(..., "--model", "-m", help="Model name (repeatable)."),
+    model: list[str] = typer.Option(..., "--model", "-m", help="Model name (repeatable, or a comma list)."),
     split: str = typer.Option("test", help="Which split's images: train, val or test."),
     segmenter: str = typer.Option("labels", help="Segmenter that labels the pixels (`cityq segmenters`)."),
     target: str = typer.Option("true", help="Explain the true city, or the 'predicted' one."),
@@ -45,8 +45,8 @@ def ingest(
                             batch_size=batch_size, block_size=block_size, device=device, decode=decode,
                             force=force, engine=engine,
                             ray=_ray_options(engine, address, shard_size, run_folder, workers, units_per_commit))
-    with open_store(store, create=False) as opened:
-        for name in model:
+    with open_store(store) as opened:
+        for name in split_names(model):
             summary = ingest_model(opened, name, options)
             if summary.already_done:
                 typer.echo(

@@ -7,7 +7,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from cityq.cli.common import DEFAULT_STORE, FormatOption, OutputFormat, OutputOption, StoreOption, open_store, render
+from cityq.cli.common import (
+    DEFAULT_STORE,
+    FormatOption,
+    HeadersOption,
+    Output,
+    OutputOption,
+    StoreOption,
+    open_store,
+    render,
+)
 
 model_app = typer.Typer(help="Bring in models trained elsewhere.", no_args_is_help=True)
 
@@ -42,7 +51,7 @@ def import_(
     options = ImportOptions(
         arch=arch, checkpoint=checkpoint, name=name, dataset=dataset, img_size=img_size, device=device, force=force
     )
-    with open_store(store, create=False) as opened:
+    with open_store(store) as opened:
         result = import_model(opened, options)
     typer.echo(f"{result.model}: test accuracy {result.test_accuracy:.4f}", err=True)
     typer.echo(result.model)
@@ -50,34 +59,28 @@ def import_(
 
 def models(
     store: StoreOption = DEFAULT_STORE,
-    fmt: FormatOption = OutputFormat.table,
+    fmt: FormatOption = None,
     output: OutputOption = None,
+    no_headers: HeadersOption = False,
     archs: Annotated[bool, typer.Option("--archs", help="List the known architectures instead.")] = False,
 ) -> None:
-    """List the models: name, arch, seed, dataset, image size, source, test accuracy.
+    """List the models: model, arch, seed, dataset, image size, source, test accuracy.
 
     Example: cityq models --format csv
     """
+    out = Output.of(fmt, output, no_headers)
     if archs:
-        import pandas as pd
-
         from cityq.models import get_arch, list_archs
+        from cityq.store.export import records
 
-        render(
-            pd.DataFrame(
-                [
-                    {"arch": a, "target_layer": get_arch(a).target, "description": get_arch(a).description}
-                    for a in list_archs()
-                ]
-            ),
-            fmt,
-            output,
-        )
+        rows = [{"arch": a, "target_layer": get_arch(a).target, "description": get_arch(a).description}
+                for a in list_archs()]
+        render(records(rows, ["arch", "target_layer", "description"]), out)
         return
     from cityq.store.models import list_models
 
     with open_store(store, read_only=True) as opened:
-        render(list_models(opened), fmt, output)
+        render(opened.rows(list_models(opened)), out)
 
 
 def register(app: typer.Typer) -> None:

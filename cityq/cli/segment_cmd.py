@@ -38,7 +38,7 @@ def segment(
         raise CityqError(f"--engine must be one of local, ray, not {engine!r}")
     options = SegmentOptions(dataset=dataset, segmenter=segmenter, size=size, split=split, batch_size=batch_size,
                              device=device, ray=_ray_options(engine, address, shard_size, run_folder, workers))
-    with open_store(store, create=False) as opened:
+    with open_store(store) as opened:
         result = segment_dataset(opened, options)
     typer.echo(f"segmentation {result.segmentation_id}: {result.n_images} images of {dataset} segmented by "
                f"{segmenter} at {size}x{size}", err=True)

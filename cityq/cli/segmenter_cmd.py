@@ -8,7 +8,16 @@ from typing import Optional
 
 import typer
 
-from cityq.cli.common import DEFAULT_STORE, FormatOption, OutputFormat, StoreOption, open_store, render
+from cityq.cli.common import (
+    DEFAULT_STORE,
+    FormatOption,
+    HeadersOption,
+    Output,
+    OutputOption,
+    StoreOption,
+    open_store,
+    render,
+)
 
 segmenter_app = typer.Typer(help="Add or train segmenters (label every pixel with an ADE20K-150 class).",
                             no_args_is_help=True)
@@ -46,7 +55,7 @@ def add(
         for k, v in {"arch": arch, "epoch": epoch, "scales": "paper" if paper_scales else None}.items()
         if v is not None
     }
-    with open_store(store) as opened:
+    with open_store(store, create=True) as opened:
         record = add_segmenter(opened, name, kind, path, config)
     typer.echo(f"added segmenter {record.name} ({record.kind}): {json.dumps(record.config)}", err=True)
 
@@ -70,7 +79,7 @@ def train(
     from cityq.segmenters.train_segmenter import SegmenterTrainConfig, train_segmenter
 
     cfg = SegmenterTrainConfig(epochs=epochs, input_size=input_size, max_seconds=max_seconds or None)
-    with open_store(store, create=False) as opened:
+    with open_store(store) as opened:
         m = train_segmenter(opened, dataset, name, cfg, device=device)
     typer.echo(
         f"trained {name or f'unet-{dataset}'} in {m['seconds']:.0f} s ({m['epochs_run']} epochs): "
@@ -80,8 +89,10 @@ def train(
 
 
 def segmenters(
-    fmt: FormatOption = OutputFormat.table,
     store: StoreOption = DEFAULT_STORE,
+    fmt: FormatOption = None,
+    output: OutputOption = None,
+    no_headers: HeadersOption = False,
 ) -> None:
     """List the store's segmenters with their kind, weights and test metrics.
 
@@ -89,8 +100,9 @@ def segmenters(
     """
     from cityq.store.segmenters import list_segmenters
 
+    out = Output.of(fmt, output, no_headers)
     with open_store(store, read_only=True) as opened:
-        render(list_segmenters(opened), fmt)
+        render(opened.rows(list_segmenters(opened)), out)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,8 @@ import typer
 from cityq.cli.common import (
     DEFAULT_STORE,
     FormatOption,
-    OutputFormat,
+    HeadersOption,
+    Output,
     OutputOption,
     ParamOption,
     StoreOption,
@@ -24,26 +25,25 @@ def sql(
     param: ParamOption = None,
     write: bool = typer.Option(False, "--write", help="Allow statements that change the store."),
     store: StoreOption = DEFAULT_STORE,
-    fmt: FormatOption = OutputFormat.table,
+    fmt: FormatOption = None,
     output: OutputOption = None,
+    no_headers: HeadersOption = False,
 ) -> None:
-    """Run ad-hoc SQL; $name placeholders are bound from -p name=value.
+    """Run ad-hoc SQL; $name placeholders are bound from -p name=value (a repeated name binds a list).
 
     Example: cityq sql "SELECT city, count(*) FROM images WHERE split = $s GROUP BY city" -p s=test
     """
     from cityq.queries.adhoc import check_read_only
-    from cityq.store import DB_FILE, Store
 
+    out = Output.of(fmt, output, no_headers)
     if not write:
-        check_read_only(text)
-    if not (store / DB_FILE).exists() and not write:
-        # No store yet: answer against an empty one in memory rather than creating a directory.
-        typer.echo(f"note: no store at {store}; ran against an empty store", err=True)
-        opened = Store(":memory:")
-    else:
-        opened = open_store(store, read_only=not write)
-    with opened:
-        render(opened.sql(text, write=write, **parse_params(param)), fmt, output)
+        check_read_only(text)  # refused before the store is opened (and waited for)
+    with open_store(store, read_only=not write) as opened:
+        relation = opened.sql_relation(text, write=write, **parse_params(param))
+        if relation is None:
+            typer.echo("done (the last statement returns no rows)", err=True)
+            return
+        render(opened.rows(relation), out)
 
 
 def register(app: typer.Typer) -> None:

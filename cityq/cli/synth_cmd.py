@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -54,7 +53,25 @@ def synth(
     if out_dir is None:
         raise CityqError("give an output folder: cityq synth OUT_DIR")
     summary = generate_dataset(out_dir, spec, per_city=per_city, size=size, seed=seed, workers=workers, views=views)
-    typer.echo(json.dumps(summary, indent=1))
+    for line in summary_lines(summary):
+        typer.echo(line)
+
+
+def summary_lines(summary: dict) -> list[str]:
+    """The generator's summary in prose, as `cityq dataset add` reports (the whole summary, as
+    JSON, is OUT_DIR/synth.json)."""
+    out = [f"wrote {summary['images']} images ({summary['per_city']} per city, {summary['size']} px, seed "
+           f"{summary['seed']}) of {len(summary['cities'])} cities ({', '.join(summary['cities'])}) to "
+           f"{summary['out_dir']} in {summary['seconds']:.1f} s"]
+    for city in summary["cities"]:
+        planted = summary["planted"].get(city, {})
+        shown = ", ".join(f"{name} in {s['images']} images" for name, s in planted.items()) or "none"
+        out.append(f"  {city}: planted objects {shown}; {summary['unplanted_images'].get(city, 0)} images "
+                   "show none of them")
+    if summary.get("place_pattern"):
+        out.append(f"  {summary['views']} views per place: add with --place-pattern '{summary['place_pattern']}'")
+    out.append(f"next: cityq dataset add {summary['out_dir']} --name synth  (details: synth.json there)")
+    return out
 
 
 def register(app: typer.Typer) -> None:

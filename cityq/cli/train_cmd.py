@@ -66,7 +66,7 @@ def train(
         precision=precision,
         decode=decode,
     )
-    with open_store(store, create=False) as opened:
+    with open_store(store) as opened:
         result = train_model(opened, config, force=force)
     if result.already_done:
         typer.echo(

@@ -102,7 +102,7 @@ def run_demo(config: DemoConfig, progress: bool | None = None,
         if not (images / "synth.json").exists():
             generate_dataset(images, spec=config.spec, per_city=config.per_city, size=config.size,
                              seed=config.seed, workers=2, progress=show)
-    with Store(store_path) as store:
+    with Store.create(store_path) as store:
         with stage("register dataset"):
             add_dataset(store, images, "synth", progress=show)
         models = []
@@ -158,18 +158,19 @@ def run_demo(config: DemoConfig, progress: bool | None = None,
 
 
 def write_outputs(store, out: Path) -> Path:
-    """Every registered chart (HTML and PNG) and the report."""
+    """Every registered chart (HTML and PNG, the dataset's labels as segmenter) and the report."""
     from cityq.charts.export import save_chart
-    from cityq.charts.registry import chart_names, render_chart
+    from cityq.charts.registry import chart_names, chart_of
+    from cityq.errors import CityqError
     from cityq.report import write_report
 
     charts = out / "charts"
     charts.mkdir(parents=True, exist_ok=True)
     for name in chart_names():
-        frame = store.query(name)
-        if frame.empty:
+        try:
+            chart = chart_of(store, name)
+        except CityqError:  # no rows for it in this store (e.g. no embedding): no chart
             continue
-        chart = render_chart(name, frame)
         stem = name.replace(" ", "_")
         save_chart(chart, charts / f"{stem}.html")
         save_chart(chart, charts / f"{stem}.png")

@@ -2,50 +2,79 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import duckdb
-import pandas as pd
 
-from cityq.errors import CityqError
-from cityq.queries.registry import coerce
+from cityq.errors import CityqError, sql_error_text
+from cityq.queries.params import coerce
 
 # Statement kinds that only read. Anything else needs --write.
 _READ_ONLY = {"SELECT", "EXPLAIN", "PRAGMA", "SET", "VARIABLE_SET"}
 
 
-def check_read_only(text: str) -> None:
+def _kind(statement) -> str:
+    """The statement's kind as a user wrote it: DuckDB files INSTALL under LOAD."""
+    kind = statement.type.name
+    if kind == "LOAD" and re.match(r"\s*(FORCE\s+)?INSTALL\b", statement.query, re.IGNORECASE):
+        return "INSTALL"
+    return kind
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "AEIOU" else "a"
+
+
+def _statements(text: str):
     try:
-        statements = duckdb.extract_statements(text)
+        return duckdb.extract_statements(text)
     except duckdb.Error as exc:
-        raise CityqError(f"SQL error: {_first_line(exc)}") from exc
-    for statement in statements:
-        kind = statement.type.name
-        if kind not in _READ_ONLY:
+        raise CityqError(f"SQL error: {sql_error_text(exc)}") from exc
+
+
+def check_read_only(text: str) -> None:
+    for statement in _statements(text):
+        kind = _kind(statement)
+        if statement.type.name not in _READ_ONLY:
             raise CityqError(
-                f"refused: a {kind} statement changes the store; add --write if you mean it"
+                f"refused: {_article(kind)} {kind} statement changes the store; add --write if you mean it"
             )
 
 
-def run_sql(con: duckdb.DuckDBPyConnection, text: str, params: dict[str, Any], write: bool = False) -> pd.DataFrame:
+def sql_relation(con: duckdb.DuckDBPyConnection, text: str, params: dict[str, Any],
+                 write: bool = False) -> duckdb.DuckDBPyRelation | None:
+    """Run every statement but the last; the last one's rows as a relation (None when it has
+    none, e.g. an UPDATE). A repeated parameter binds as a list."""
     if not write:
         check_read_only(text)
-    values = {k: coerce(v) for k, v in params.items()}
+    values = {k: [coerce(x) for x in v] if isinstance(v, (list, tuple)) and len(v) != 1
+              else coerce(v[0] if isinstance(v, (list, tuple)) else v) for k, v in params.items()}
+    statements = _statements(text)
+    if not statements:
+        raise CityqError("no SQL statement given")
     try:
-        statements = duckdb.extract_statements(text)
-        if not statements:
-            raise CityqError("no SQL statement given")
-        result = None
-        for statement in statements:
-            # Bind only the parameters each statement names, so `$x` in one of several works.
-            named = {k: v for k, v in values.items() if f"${k}" in statement.query}
-            result = con.execute(statement.query, named)
-        frame = result.df() if result is not None and result.description else pd.DataFrame()
+        for statement in statements[:-1]:
+            con.execute(statement.query, _named(values, statement.query))
+        last = statements[-1].query
+        return con.sql(last, params=_named(values, last) or None)
     except duckdb.Error as exc:
-        raise CityqError(f"SQL error: {_first_line(exc)}") from exc
-    return frame
+        raise CityqError(f"SQL error: {sql_error_text(exc)}") from exc
 
 
-def _first_line(exc: Exception) -> str:
-    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    return " ".join(lines[:1]) if lines else type(exc).__name__
+def _named(values: dict[str, Any], query: str) -> dict[str, Any]:
+    # Bind only the parameters each statement names, so `$x` in one of several works.
+    return {k: v for k, v in values.items() if re.search(rf"\${re.escape(k)}\b", query)}
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, text: str, params: dict[str, Any], write: bool = False):
+    """The rows of the last statement as a pandas DataFrame (the Python API)."""
+    import pandas as pd
+
+    relation = sql_relation(con, text, params, write=write)
+    if relation is None:
+        return pd.DataFrame()
+    try:
+        return relation.df()
+    except duckdb.Error as exc:
+        raise CityqError(f"SQL error: {sql_error_text(exc)}") from exc

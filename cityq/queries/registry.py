@@ -17,8 +17,9 @@ from typing import Any
 
 import duckdb
 
-from cityq.errors import CityqError
+from cityq.errors import CityqError, sql_error_text
 from cityq.queries.header import Param, parse
+from cityq.queries.params import bind, check_names, coerce  # noqa: F401  (coerce: for ad-hoc SQL)
 
 
 def normalise(name: str) -> str:
@@ -34,6 +35,7 @@ class NamedQuery:
     body: str
     file: str
     kind: str = "table"  # 'table': a named query; 'scalar': an expression macro the queries share
+    chart_file: str = ""  # a user query's Vega-Lite chart (`NAME.chart.json` beside its .sql file)
 
     @property
     def macro(self) -> str:
@@ -92,6 +94,36 @@ def _callees_first(queries: list[NamedQuery]) -> list[NamedQuery]:
     return ordered
 
 
+def load_folder(folders) -> tuple[NamedQuery, ...]:
+    """The user's own queries: every `*.sql` file with the named-query header in these folders
+    (missing folders are skipped), callees first. A `NAME.chart.json` beside `NAME.sql` is its
+    chart: a Vega-Lite spec without data, which `cityq chart` fills with the query's rows."""
+    from pathlib import Path
+
+    found: list[NamedQuery] = []
+    taken = {normalise(q.name): q.file for q in _load()}
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.sql")):
+            try:
+                header = parse(path.read_text(), str(path))
+            except (ValueError, OSError, UnicodeDecodeError) as exc:
+                raise CityqError(f"cannot read your query {path}: {exc}") from exc
+            if header.kind != "table":
+                raise CityqError(f"{path}: your queries are table queries; drop its `-- kind:` line")
+            key = normalise(header.name)
+            if key in taken:
+                raise CityqError(f"your query {path} is named {header.name!r}, which {taken[key]} already is; "
+                                 "rename it (its `-- name:` line)")
+            taken[key] = str(path)
+            chart = path.with_suffix(".chart.json")
+            found.append(NamedQuery(header.name, header.description, header.params, header.body, str(path),
+                                    "table", str(chart) if chart.is_file() else ""))
+    return tuple(_callees_first(found)) if found else ()
+
+
 def all_macros() -> tuple[NamedQuery, ...]:
     """Every macro a store holds: the named queries and the scalar macros they share."""
     return _load()
@@ -102,50 +134,41 @@ def list_queries() -> tuple[NamedQuery, ...]:
     return tuple(q for q in _load() if q.kind == "table")
 
 
-def find_query(name: str) -> NamedQuery:
+def find_query(name: str, extra: tuple[NamedQuery, ...] = ()) -> NamedQuery:
+    """A named query by name (case, spaces, - and _ ignored) or macro; `extra` are the store's own."""
     wanted = normalise(name)
-    for query in list_queries():
+    for query in (*list_queries(), *extra):
         if normalise(query.name) == wanted or query.macro == name:
             return query
-    names = [q.name for q in list_queries()]
+    names = [q.name for q in (*list_queries(), *extra)]
     close = difflib.get_close_matches(name.lower(), names, n=3, cutoff=0.4)
     hint = f" Did you mean: {', '.join(repr(c) for c in close)}?" if close else ""
     raise CityqError(f"unknown query {name!r}.{hint} `cityq query --list` shows them all.")
 
 
-def coerce(value: Any) -> Any:
-    """CLI values arrive as text: '0.5' -> 0.5, '5' -> 5, 'null' -> None, 'true' -> True."""
-    if not isinstance(value, str):
-        return value
-    lowered = value.strip().lower()
-    if lowered in ("null", "none"):
-        return None
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
-
-
-def run_named(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]):
-    """The rows of a named query as a pandas DataFrame."""
-    query = find_query(name)
-    unknown = [k for k in params if query.param(k) is None]
-    if unknown:
-        known = ", ".join(p.name for p in query.params) or "none"
-        raise CityqError(f"query {query.name!r} has no parameter {unknown[0]!r} (parameters: {known})")
-    values = {k: coerce(v) for k, v in params.items()}
+def named_relation(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any],
+                   extra: tuple[NamedQuery, ...] = ()) -> duckdb.DuckDBPyRelation:
+    """The rows of a named query as a DuckDB relation (lazy: it runs when read), its parameters
+    checked and bound. `extra`: the store's own queries (`<store>/queries/*.sql`)."""
+    query = find_query(name, extra)
+    values = bind(query.name, [p.name for p in query.params], params)
+    check_names(con, values)
     if values.get("threshold") is not None:
         _check_threshold(con, float(values["threshold"]))
     arguments = ", ".join(f"{k} := ${k}" for k in values)
     try:
-        return con.execute(f"SELECT * FROM {query.macro}({arguments})", values).df()
+        return con.sql(f"SELECT * FROM {query.macro}({arguments})", params=values)
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise CityqError(f"query {query.name!r} failed: {first}") from exc
+        raise CityqError(f"query {query.name!r} failed: {sql_error_text(exc)}") from exc
+
+
+def run_named(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]):
+    """The rows of a named query as a pandas DataFrame (the Python API; the CLI never needs it)."""
+    relation = named_relation(con, name, params)
+    try:
+        return relation.df()
+    except duckdb.Error as exc:
+        raise CityqError(f"query {find_query(name).name!r} failed: {sql_error_text(exc)}") from exc
 
 
 def _check_threshold(con: duckdb.DuckDBPyConnection, threshold: float) -> None:

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 import duckdb
 
-from cityq.errors import CityqError
+from cityq.errors import CityqError, sql_error_text
 from cityq.store import macros, migrations
 from cityq.store.connection import WriterLock, connect
 from cityq.store.version import code_version
@@ -31,6 +31,7 @@ from cityq.store.version import code_version
 DB_FILE = "cityq.duckdb"
 ZARR_DIR = "arrays.zarr"
 DEFAULT_STORE = "cityq-store"
+QUERIES_DIR = "queries"  # the user's own named queries: <store>/queries/*.sql
 
 
 def default_store_path() -> Path:
@@ -38,16 +39,19 @@ def default_store_path() -> Path:
 
 
 class Store:
-    """A cityq store directory. `Store(path)` opens it, creating it when `create` is true;
-    `Store(":memory:")` is an empty store in memory (its arrays in a temporary folder)."""
+    """A cityq store directory. `Store(path)` opens an existing store and never creates one (a
+    typo in a path must not answer with an empty store); `Store.create(path)` (or
+    `create=True`) opens it or creates it. `Store(":memory:")` is an empty store in memory (its
+    arrays in a temporary folder)."""
 
     def __init__(
         self,
         path: str | os.PathLike | None = None,
         *,
         read_only: bool = False,
-        create: bool = True,
+        create: bool = False,
         wait_seconds: float | None = None,
+        queries: str | os.PathLike | None = None,
     ):
         self.in_memory = str(path) == ":memory:"
         self.path = Path(path) if path is not None else default_store_path()
@@ -59,6 +63,8 @@ class Store:
         self._closed = False
         self._writer_lock = None
         self._wait_seconds = wait_seconds
+        self._queries_dir = Path(queries) if queries is not None else None
+        self.user_queries: tuple = ()
         if self.in_memory:
             import tempfile
 
@@ -72,8 +78,8 @@ class Store:
         if not db_file.exists():
             if read_only or not create:
                 raise CityqError(
-                    f"no cityq store at {self.path}; create one with `cityq synth` + "
-                    "`cityq dataset add`, or pass --store DIR (or set CITYQ_STORE)"
+                    f"no cityq store at {self.path} (no {DB_FILE} there); pass --store DIR (or set "
+                    "CITYQ_STORE), or create one: `cityq dataset add` or `cityq demo` (Python: Store.create(path))"
                 )
             if self.path.exists() and not self.path.is_dir():
                 raise CityqError(f"{self.path} is a file, not a store directory; choose another --store")
@@ -86,6 +92,11 @@ class Store:
         except BaseException:
             self.close()
             raise
+
+    @classmethod
+    def create(cls, path: str | os.PathLike, **options: Any) -> "Store":
+        """Open the store at `path`, creating the directory and an empty store if there is none."""
+        return cls(path, create=True, **options)
 
     def _prepare(self, where: str) -> None:
         """Bring the schema and the macros up to this cityq's (read-only: check they are)."""
@@ -102,10 +113,25 @@ class Store:
             migrations.migrate(self._con, where)
             self._seed_objects()
         macros.ensure_macros(self._con, read_only=self.read_only)
+        self.user_queries = macros.install_user_queries(self._con, self._query_folders())
+
+    def _query_folders(self) -> list[Path]:
+        """Where the user's own named queries are: <store>/queries, and the folder given."""
+        folders = [] if self.in_memory else [self.path / QUERIES_DIR]
+        if self._queries_dir is not None:
+            folders.append(self._queries_dir)
+        return folders
 
     def __repr__(self) -> str:
         mode = "memory" if self.in_memory else "read-only" if self.read_only else "read-write"
-        return f"<cityq.Store {str(self.path)!r} ({mode})>"
+        if self._con is None:  # closed, or released (a repr never reconnects)
+            return f"<cityq.Store {str(self.path)!r} ({'closed' if self._closed else mode + ', released'})>"
+        counts = self._con.execute(
+            "SELECT (SELECT count(*) FROM datasets), (SELECT count(*) FROM images), (SELECT count(*) FROM models), "
+            "(SELECT count(*) FROM ingests WHERE status = 'done')").fetchall()[0]
+        held = ", ".join(f"{n} {what}" for n, what in zip(counts, ("datasets", "images", "models", "ingests")))
+        where = ":memory:" if self.in_memory else str(self.path)
+        return f"<cityq.Store {where!r} ({mode}): {held}>"
 
     # -- connection -------------------------------------------------------------------------
     @property
@@ -117,6 +143,7 @@ class Store:
             self._con = connect(self.path / DB_FILE, read_only=self.read_only, wait_seconds=self._wait_seconds)
             if self.read_only:
                 macros.ensure_macros(self._con, read_only=True)  # TEMP copies live per connection
+            macros.install_user_queries(self._con, self._query_folders())  # TEMP macros too
         return self._con
 
     def release(self) -> None:
@@ -249,17 +276,51 @@ class Store:
         """A pandas DataFrame of the rows of `sql` (parameters bound)."""
         return self.con.execute(sql, params or {}).df()
 
+    def relation(self, name: str, **params: Any) -> duckdb.DuckDBPyRelation:
+        """A named query's rows as a DuckDB relation (lazy: it runs when read). What `cityq
+        query` prints and writes; `query` below is the same as a DataFrame. A parameter naming
+        models, segmenters, cities, objects or datasets takes a name or a list of names."""
+        from cityq.queries.registry import named_relation
+
+        return named_relation(self.con, name, params, self.user_queries)
+
     def query(self, name: str, **params: Any):
         """Run a named query (`cityq query --list`) with its parameters: a pandas DataFrame."""
-        from cityq.queries.registry import run_named
+        return self._df(self.relation(name, **params), f"query {name!r} failed")
 
-        return run_named(self.con, name, params)
+    def sql_relation(self, text: str, *, write: bool = False, **params: Any) -> duckdb.DuckDBPyRelation | None:
+        """Ad-hoc SQL with `$name` parameters bound (never pasted into the text): the last
+        statement's rows as a relation, or None when it returns none."""
+        from cityq.queries.adhoc import sql_relation
+
+        return sql_relation(self.con, text, params, write=write)
 
     def sql(self, text: str, *, write: bool = False, **params: Any):
-        """Run ad-hoc SQL with `$name` parameters bound (never pasted into the text)."""
-        from cityq.queries.adhoc import run_sql
+        """Run ad-hoc SQL with `$name` parameters bound: the last statement's rows as a DataFrame."""
+        import pandas as pd
 
-        return run_sql(self.con, text, params, write=write)
+        relation = self.sql_relation(text, write=write, **params)
+        return pd.DataFrame() if relation is None else self._df(relation, "SQL error")
+
+    @staticmethod
+    def _df(relation: duckdb.DuckDBPyRelation, what: str):
+        try:
+            return relation.df()
+        except duckdb.Error as exc:
+            raise CityqError(f"{what}: {sql_error_text(exc)}") from exc
+
+    def rows(self, relation: duckdb.DuckDBPyRelation):
+        """The relation with this store's connection, as the CLI renders it (`cityq.store.export`)."""
+        from cityq.store.export import Rows
+
+        return Rows(self.con, relation)
+
+    def chart(self, name: str, **params: Any):
+        """The Altair chart of a named query (`cityq chart NAME`), its segmenter defaulting to the
+        dataset's labels as in the CLI: `store.chart("rpc by city", threshold=0.3)`."""
+        from cityq.charts import chart_of
+
+        return chart_of(self, name, params)
 
     @staticmethod
     def now() -> datetime:

@@ -87,8 +87,8 @@ def place_counts(store, name: str) -> dict[str, int]:
 
 
 def list_datasets(store):
-    """One row per dataset and city: images per split, places, bad files, root."""
-    return store.fetch_df(
+    """One row per dataset and city: images per split, places, bad files, root (a relation)."""
+    return store.con.sql(
         "SELECT d.dataset, i.city, count(*) FILTER (WHERE i.split = 'train') AS train, "
         "count(*) FILTER (WHERE i.split = 'val') AS val, count(*) FILTER (WHERE i.split = 'test') AS test, "
         "count(*) AS images, count(DISTINCT i.place_id) AS places, count(i.labels_path) AS with_labels, "

@@ -54,3 +54,21 @@ def _create(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
         con.execute(sql)
     except duckdb.Error as exc:  # a broken shipped query is a bug: say which
         raise RuntimeError(f"named query macro {name} does not compile: {exc}") from exc
+
+
+def install_user_queries(con: duckdb.DuckDBPyConnection, folders) -> tuple:
+    """The user's own named queries (`.sql` files with the same header, in `<store>/queries/`
+    or a folder given with --queries) as TEMP macros of this connection: they leave the file
+    alone, work on a read-only store, and can call the shipped macros and each other."""
+    from cityq.queries.registry import load_folder
+
+    queries = load_folder(folders)
+    for query in queries:
+        sql = query.create_macro_sql().replace("CREATE OR REPLACE MACRO", "CREATE OR REPLACE TEMP MACRO", 1)
+        try:
+            con.execute(sql)
+        except duckdb.Error as exc:
+            from cityq.errors import CityqError, sql_error_text
+
+            raise CityqError(f"your query {query.file} does not compile: {sql_error_text(exc)}") from exc
+    return queries

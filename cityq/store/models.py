@@ -106,7 +106,8 @@ def remove_orphan_checkpoints(store, name: str) -> None:
 
 
 def list_models(store):
-    """One row per model, as `cityq models` prints it."""
-    return store.fetch_df(
-        "SELECT model AS name, arch, seed, dataset, img_size, source, test_accuracy FROM models ORDER BY model"
+    """One row per model, as `cityq models` prints it (a relation; `.df()` for a DataFrame). The
+    column is `model`, as in the models table and every query."""
+    return store.con.sql(
+        "SELECT model, arch, seed, dataset, img_size, source, test_accuracy FROM models ORDER BY model"
     )

@@ -29,8 +29,8 @@ def insert_segmenter(store, name: str, kind: str, path: str | None, config: dict
 
 
 def list_segmenters(store):
-    """One row per segmenter, as `cityq segmenters` prints it."""
-    return store.fetch_df(
+    """One row per segmenter, as `cityq segmenters` prints it (a relation)."""
+    return store.con.sql(
         "SELECT segmenter, kind, path, "
         "round(CAST(metrics->>'pixel_accuracy' AS DOUBLE), 4) AS pixel_accuracy, "
         "round(CAST(metrics->>'miou' AS DOUBLE), 4) AS miou, config, created_at "

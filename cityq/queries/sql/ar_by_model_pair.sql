@@ -21,7 +21,7 @@ per_image AS (
     FROM residuals r
     JOIN ing a ON a.ingest_id = r.ingest_a
     JOIN ing b ON b.ingest_id = r.ingest_b
-    WHERE (model IS NULL OR a.model = model OR b.model = model)
+    WHERE (name_in(a.model, model) OR name_in(b.model, model))
 ),
 pairs AS (
     SELECT p.model_a, p.model_b, avg(p.ar) AS ar, count(*) AS n_images,

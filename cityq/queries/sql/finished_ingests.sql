@@ -16,5 +16,5 @@ JOIN segmentations s ON s.segmentation_id = g.segmentation_id
 JOIN models m ON m.model = g.model
 WHERE g.status = 'done' AND g.split = split AND g.target = target
 -- Filtered after the window, so that mask_ingest is decided over all of a model's ingests.
-QUALIFY (model IS NULL OR g.model = model) AND (segmenter IS NULL OR s.segmenter = segmenter)
+QUALIFY name_in(g.model, model) AND name_in(s.segmenter, segmenter)
 ORDER BY g.model, g.ingest_id

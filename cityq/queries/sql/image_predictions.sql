@@ -16,5 +16,5 @@ SELECT pr.model, pr.image_id, im.city, im.split, pr.true_index, pr.pred_index,
        pr.pred_index = pr.true_index AS correct
 FROM preds pr
 JOIN images im ON im.image_id = pr.image_id
-WHERE im.split = split AND (model IS NULL OR pr.model = model)
+WHERE im.split = split AND name_in(pr.model, model)
 ORDER BY pr.model, pr.image_id

@@ -19,7 +19,7 @@ pairs AS (
            a.t_pos AS seg_pos, b.t_pos AS ref_pos, b.min_px
     FROM ing a JOIN ing b ON b.model = a.model AND b.dataset = a.dataset
                          AND b.height = a.height AND b.width = a.width AND b.segmenter = 'labels'
-    WHERE a.segmenter <> 'labels' AND (segmenter IS NULL OR a.segmenter = segmenter)
+    WHERE a.segmenter <> 'labels' AND name_in(a.segmenter, segmenter)
       AND a.t_pos IS NOT NULL AND b.t_pos IS NOT NULL
 ),
 city_images AS (

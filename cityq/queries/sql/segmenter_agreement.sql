@@ -15,7 +15,7 @@ WITH pairs AS (
     JOIN segmentations l ON l.dataset = s.dataset AND l.height = s.height AND l.width = s.width
                         AND l.segmenter = 'labels'
     WHERE s.segmenter <> 'labels'
-      AND (segmenter IS NULL OR s.segmenter = segmenter) AND (dataset IS NULL OR s.dataset = dataset)
+      AND name_in(s.segmenter, segmenter) AND name_in(s.dataset, dataset)
 ),
 shared AS (
     SELECT p.seg_id, p.ref_id, a.image_id
