@@ -178,3 +178,40 @@ def served(tmp_path_factory, tiny_ingested):
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+def add_segmenter_copy(store, segmenter: str = "small-seg", dropped=(43, 32, 48, 13)) -> None:
+    """Give every ingest of `store` a twin counted with another segmenter: the same masks, the
+    same counts but for the objects in `dropped` (the planted ones), which this segmenter never
+    finds. A store with two segmenters, as the demo makes, without training one."""
+    con = store.con
+    con.execute("INSERT INTO segmenters VALUES ($s, 'trained', NULL, '{}', NULL, current_timestamp)", {"s": segmenter})
+    (seg_id,) = con.execute(
+        "INSERT INTO segmentations (segmenter, dataset, height, width, zarr_path, created_at) "
+        "SELECT $s, dataset, height, width, 'copy', current_timestamp FROM segmentations ORDER BY segmentation_id "
+        "LIMIT 1 RETURNING segmentation_id", {"s": segmenter}).fetchone()
+    for (ingest_id,) in con.execute("SELECT ingest_id FROM ingests ORDER BY 1").fetchall():
+        (twin,) = con.execute(
+            "INSERT INTO ingests (model, split, target, segmentation_id, thresholds, height, width, cam_height, "
+            "cam_width, block_size, n_images, zarr_path, status, config, created_at, finished_at) "
+            "SELECT model, split, target, $seg, thresholds, height, width, cam_height, cam_width, block_size, "
+            "n_images, zarr_path || '-copy', status, config, created_at, finished_at FROM ingests "
+            "WHERE ingest_id = $i RETURNING ingest_id", {"seg": seg_id, "i": ingest_id}).fetchone()
+        con.execute("INSERT INTO mask_images SELECT $t, image_id, zarr_index, target_index, pred_index, area_pixels, "
+                    "mask_sum FROM mask_images WHERE ingest_id = $i", {"t": twin, "i": ingest_id})
+        con.execute("INSERT INTO object_counts SELECT $t, image_id, object_id, n_pixels, soft_sum, m_pixels "
+                    "FROM object_counts WHERE ingest_id = $i AND NOT list_contains($d, object_id)",
+                    {"t": twin, "i": ingest_id, "d": list(dropped)})
+
+
+@pytest.fixture(scope="module")
+def two_segmenter_store():
+    """The counts store's rows counted with two segmenters: labels and small-seg."""
+    from cityq.store import Store
+    from cityq.store.synthetic_counts import SyntheticCountsConfig, write_synthetic_counts
+
+    store = Store(":memory:")
+    write_synthetic_counts(store, SyntheticCountsConfig(n_images=40, archs=("vgg11", "simple"), seeds=(0, 1), size=64))
+    add_segmenter_copy(store)
+    yield store
+    store.close()

@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 
 from cityq.charts.registry import register_chart
-from cityq.charts.theme import configure
+from cityq.charts.theme import PAGE_WIDTH, configure
 
 CELL = 34  # px per heat-map cell
 
@@ -51,7 +51,7 @@ def ar_by_model_pair(frame: pd.DataFrame) -> alt.TopLevelMixin:
 
 
 @register_chart("ar arch vs seed")
-def ar_arch_vs_seed(frame: pd.DataFrame) -> alt.TopLevelMixin:
+def ar_arch_vs_seed(frame: pd.DataFrame, width: int = PAGE_WIDTH) -> alt.TopLevelMixin:
     p_value = frame["p_value"].dropna()
     p_text = (
         f"permutation test, architecture > seed: p = {p_value.iloc[0]:.4g}"
@@ -73,7 +73,7 @@ def ar_arch_vs_seed(frame: pd.DataFrame) -> alt.TopLevelMixin:
     spread = base.mark_rule().encode(x="low:Q", x2="high:Q")
     counts = base.mark_text(align="left", dx=4, fontSize=10).encode(x="high:Q", text=alt.Text("n_pairs:Q", format="d"))
     chart = alt.layer(bars, spread, counts).properties(
-        width=300,
+        width=min(600, width - 200),
         height=70,
         title=alt.Title(
             "Different architectures vs different seeds", subtitle=[p_text, "label: number of model pairs"]

@@ -6,6 +6,7 @@ import altair as alt
 import pandas as pd
 
 FACET_WIDTH = 170  # px per facet panel: two or three panels fit a 600 px screen column
+PAGE_WIDTH = 900  # px: what a whole chart may use by default (the report passes its own column width)
 ROW_STEP = 13  # px per category row (objects, models)
 MAX_OBJECTS = 12  # per panel in object charts: more is unreadable at column width
 # Tableau 10 minus red/green pairs hard to tell apart; cities take colours in sorted order.
@@ -44,3 +45,28 @@ def with_panels(frame: pd.DataFrame) -> pd.DataFrame:
     else:
         data["panel"] = data["model"]
     return data
+
+
+def panel_width(total: int, columns: int, label_space: int = 140) -> int:
+    """The width of one facet panel when `columns` panels share `total` pixels (less room for
+    the row labels and the axis), never narrower than a readable 120 px."""
+    return max(120, int((total - label_space) / max(columns, 1)) - 12)
+
+
+LIFT_ONE = "#d62728"  # the lift = 1 reference (what a random mask of the same area gives)
+
+
+def lift_one_rule(channel: str = "x") -> alt.Chart:
+    """A full-length dashed rule at lift = 1, for a layer whose `channel` axis is lift."""
+    encoding = {channel: alt.datum(1)}
+    return alt.Chart().mark_rule(color=LIFT_ONE, strokeDash=[4, 3], strokeWidth=1.2).encode(**encoding)
+
+
+def one_segmenter_note(frame: pd.DataFrame) -> str:
+    """The subtitle line naming the segmenter(s) the counts come from."""
+    if "segmenter" not in frame:
+        return ""
+    found = sorted(frame["segmenter"].dropna().unique())
+    if len(found) == 1:
+        return f"Objects from the segmenter {found[0]!r}."
+    return f"One panel per model and segmenter ({', '.join(found)})."

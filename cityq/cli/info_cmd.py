@@ -11,6 +11,7 @@ from cityq.cli.common import (
     FormatOption,
     HeadersOption,
     Output,
+    OutputFormat,
     OutputOption,
     StoreOption,
     open_store,
@@ -35,6 +36,8 @@ def info(
     """
     from cityq.store.summary import SECTIONS, summarise
 
+    if fmt is None and output is None and section is None:
+        fmt = OutputFormat.table  # a summary for people, in a pipe too; -f or --section for machines
     out = Output.of(fmt, output, no_headers)
     kind = out.resolve()
     if section is not None and section not in SECTIONS:

@@ -1,9 +1,11 @@
-"""One self-contained HTML page of a store: summary, every chart, key tables, provenance.
+"""One self-contained HTML page of a store: findings first, then every chart, key tables,
+figures and provenance.
 
-    write_report(store, "report.html")
+    write_report(store, "report.html")             # the path
+    build_report(store, "report.html").problems    # and what it could not show
 """
 
-from cityq.report.page import write_report
-from cityq.report.sections import REPORT_SECTIONS, Section
+from cityq.report.page import ReportResult, build_report, write_report
+from cityq.report.sections import FINDINGS, REPORT_SECTIONS, Section
 
-__all__ = ["REPORT_SECTIONS", "Section", "write_report"]
+__all__ = ["FINDINGS", "REPORT_SECTIONS", "ReportResult", "Section", "build_report", "write_report"]

@@ -1,4 +1,10 @@
-"""What the report shows, in order: one entry per named query, with its chart and/or table."""
+"""What the report shows, in order: the findings (headline tables), then one section per named
+query with its chart and/or table.
+
+Every per-object result shows one segmenter at a time: the headline table of top objects has
+one table per segmenter (the dataset's own labels first), and the detail charts use the
+default segmenter (`charts.registry.chart_params`), naming it in their heading.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +15,32 @@ import pandas as pd
 
 
 def top_objects_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """One line per model and city: its top objects in rank order, with their lift."""
-    rows = frame.sort_values(["model", "city", "rank"]).groupby(["model", "city"], sort=False)
-    return pd.DataFrame(
-        [{"model": model, "city": city,
-          "top objects (lift)": ", ".join(f"{o} ({lift:.2f})" for o, lift in zip(group.object, group.lift))}
-         for (model, city), group in rows]
-    )
+    """One row per model, one column per city: its top objects in rank order, with their lift.
+    One segmenter per table: the caller filters (rows of several would repeat objects)."""
+    segmenters = frame["segmenter"].unique() if "segmenter" in frame else []
+    if len(segmenters) > 1:
+        raise ValueError(f"top_objects_table shows one segmenter, got {', '.join(map(str, segmenters))}")
+    rows = [{"model": model, "city": city,
+             "top": ", ".join(f"{o} ({lift:.2f})" for o, lift in zip(group["object"], group["lift"]))}
+            for (model, city), group in frame.sort_values(["model", "city", "rank"]).groupby(["model", "city"])]
+    cells = pd.DataFrame(rows, columns=["model", "city", "top"])
+    table = cells.pivot(index="model", columns="city", values="top").reset_index()
+    table.columns.name = None
+    return table.fillna("")
+
+
+def arch_vs_seed_sentence(frame: pd.DataFrame) -> str:
+    """The paper's Table 2 conclusion in one sentence, from `ar arch vs seed` rows."""
+    by = frame.set_index("comparison")
+    if not {"architecture", "seed"} <= set(by.index):
+        return "Not enough models to compare architectures with seeds (needs two seeds of one architecture)."
+    arch, seed = by.loc["architecture"], by.loc["seed"]
+    p = frame["p_value"].dropna()
+    verdict = "more" if arch["mean_ar"] > seed["mean_ar"] else "no more"
+    p_text = f" (permutation test p = {p.iloc[0]:.3g})" if len(p) else ""
+    return (f"Explanations of different architectures differ {verdict} than those of one architecture "
+            f"trained with different seeds: mean AR {arch['mean_ar']:.3f} over {int(arch['n_pairs'])} pairs vs "
+            f"{seed['mean_ar']:.3f} over {int(seed['n_pairs'])}{p_text}.")
 
 
 @dataclass(frozen=True)
@@ -27,20 +52,32 @@ class Section:
     table: bool = False  # its rows as a table (the key tables)
     table_columns: tuple[str, ...] = ()  # a subset to show; () = all
     table_view: Optional[Callable[[pd.DataFrame], pd.DataFrame]] = None  # reshapes rows for reading
+    per_segmenter: bool = False  # one table per ingested segmenter (the query's segmenter parameter)
+    sentence: Optional[Callable[[pd.DataFrame], str]] = None  # the finding in words, above the table
 
 
+# The findings: what the study found, first on the page.
+FINDINGS: tuple[Section, ...] = (
+    Section("top objects", "The objects each model relies on most (top 5 by lift, per city)", chart=False,
+            table=True, table_view=top_objects_table, per_segmenter=True),
+    Section("ar arch vs seed", "Do architectures differ more than seeds? (Table 2)", chart=False, table=True,
+            table_columns=("comparison", "mean_ar", "sd_ar", "n_pairs", "p_value"), sentence=arch_vs_seed_sentence),
+    Section("accuracy", "How well the models tell the cities apart", chart=False, table=True,
+            table_columns=("model", "arch", "seed", "n_images", "accuracy")),
+)
+
+# The details: every chart, with how it was made.
 REPORT_SECTIONS: tuple[Section, ...] = (
-    Section("top objects", "The objects each model relies on most (top 5 by lift)", table=True,
-            table_view=top_objects_table),
+    Section("top objects", "Top objects by lift"),
     Section("rpc by city", "Fig 5: R_pc per object, city and model"),
-    Section("rpc sweep", "R_pc and lift against the explanation threshold"),
+    Section("rpc sweep", "Lift against the explanation threshold"),
     Section("ar by model pair", "Table 2: AR between every pair of models", table=True,
             table_columns=("model_a", "model_b", "ar", "ci_low", "ci_high", "n_images")),
-    Section("ar arch vs seed", "Do architectures differ more than seeds?", table=True,
-            table_columns=("comparison", "mean_ar", "sd_ar", "n_pairs", "p_value")),
+    Section("ar arch vs seed", "Architectures vs seeds"),
     Section("embedding", "Fig 3: t-SNE of the Grad-CAM masks"),
-    Section("accuracy", "Classification accuracy", table=True),
+    Section("accuracy", "Classification accuracy"),
     Section("accuracy by city", "Accuracy per city"),
+    Section("training curves", "Training curves"),
     Section("explanation area", "How large the explanations are"),
     Section("objects", "The object filter"),
 )

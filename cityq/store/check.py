@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
 from cityq.store.core import ZARR_DIR
 
@@ -101,20 +100,43 @@ def failed(findings: list[Finding]) -> bool:
 
 # -- runs ----------------------------------------------------------------------------------
 
+def ingest_command(model: str, split: str, target: str, segmenter: str, force: bool = False) -> str:
+    """The `cityq ingest` command that redoes one ingest: every option that differs from the
+    defaults, so it redoes that ingest and not the labels one."""
+    parts = [f"cityq ingest --model {model}"]
+    if split != "test":
+        parts.append(f"--split {split}")
+    if target != "true":
+        parts.append(f"--target {target}")
+    if segmenter != "labels":
+        parts.append(f"--segmenter {segmenter}")
+    if force:
+        parts.append("--force")
+    return " ".join(parts)
+
+
+def _rerun(stage: str, subject: str | None, config: str | None) -> str:
+    if stage == "ingest" and subject:
+        options = json.loads(config) if config else {}
+        return ingest_command(subject, options.get("split", "test"), options.get("target", "true"),
+                              options.get("segmenter", "labels"))
+    return RERUN.get(stage, "the same command").format(subject=subject or "")
+
+
 def _stale_runs(store) -> list[Finding]:
     rows = store.con.execute(
         "SELECT r.run_id, r.stage, r.subject, r.started_at, EXISTS (SELECT 1 FROM runs later "
         "WHERE later.stage = r.stage AND later.subject IS NOT DISTINCT FROM r.subject "
-        "AND later.run_id > r.run_id AND later.status = 'done') AS redone "
+        "AND later.run_id > r.run_id AND later.status = 'done') AS redone, r.config "
         "FROM runs r WHERE r.status = 'running' ORDER BY r.run_id").fetchall()
     findings = []
-    for run_id, stage, subject, started, redone in rows:
+    for run_id, stage, subject, started, redone, config in rows:
         mark = None if store.read_only else _mark_failed(store, run_id)
         what = f"run {run_id} ({stage} {subject or ''}, started {started:%Y-%m-%d %H:%M:%S}) was killed"
         if redone:
             findings.append(Finding("note", what + " and later redone", "nothing to do", mark))
         else:
-            rerun = RERUN.get(stage, "the same command").format(subject=subject or "")
+            rerun = _rerun(stage, subject, config)
             findings.append(Finding("warning", what + " and not redone since",
                                     f"rerun `{rerun}`: it resumes where the run stopped", mark))
     return findings
@@ -210,7 +232,7 @@ def _chunk_rows(store, zarr_path: str) -> set[int]:
 
 
 def _segmentations(store, sample: int) -> list[Finding]:
-    from cityq.counting import count_pixels
+    from cityq.store.recount import pixel_counts
     from cityq.store.segmentations import FILL_VALUE
 
     findings = []
@@ -261,8 +283,7 @@ def _segmentations(store, sample: int) -> list[Finding]:
             )
         picked = _pick(len(rows), sample, seed=seg_id)
         ids = [rows[i][0] for i in picked]
-        maps = torch.from_numpy(np.asarray(array.oindex[index[picked]]))
-        counted = count_pixels(maps).numpy()
+        counted = pixel_counts(np.asarray(array.oindex[index[picked]]))
         stored = store.con.execute(
             "SELECT image_id, object_id, n_pixels FROM pixel_counts WHERE segmentation_id = $id "
             "AND list_contains($ids, image_id)",
@@ -315,9 +336,13 @@ def _ingests(store, sample: int) -> list[Finding]:
 
 
 def _ingest(store, ingest, sample: int) -> list[Finding]:
-    label = f"ingest {ingest.ingest_id} (model {ingest.model}, {ingest.split}/{ingest.target}, {ingest.zarr_path})"
-    force = f"rerun `cityq ingest --model {ingest.model} --split {ingest.split} --target {ingest.target} --force`"
-    resume = f"rerun `cityq ingest --model {ingest.model} --split {ingest.split} --target {ingest.target}`"
+    (segmenter,) = store.con.execute("SELECT segmenter FROM segmentations WHERE segmentation_id = $id",
+                                     {"id": ingest.segmentation_id}).fetchall()[0]
+    label = (f"ingest {ingest.ingest_id} (model {ingest.model}, {ingest.split}/{ingest.target}, "
+             f"segmenter {segmenter}, {ingest.zarr_path})")
+    where = (ingest.model, ingest.split, ingest.target, segmenter)
+    force = f"rerun `{ingest_command(*where, force=True)}`"
+    resume = f"rerun `{ingest_command(*where)}`"
     findings = []
     blocks = dict(
         store.con.execute(
@@ -394,16 +419,15 @@ def _ingest(store, ingest, sample: int) -> list[Finding]:
 def _recount(store, ingest, array, images, sample: int, label: str, force: str) -> list[Finding]:
     """Recompute N, S, M(t), area and the mask sum of a few images from the stored masks and
     class maps, and compare them with the stored rows."""
-    from cityq.cams import upsample_cams
-    from cityq.counting import count_block
+    from cityq.store.recount import recount, upsample_masks
     from cityq.store.segmentations import load_segmentation
 
     picked = _pick(len(images), sample, seed=ingest.ingest_id)
     ids = [images[i][0] for i in picked]
-    cams = torch.from_numpy(np.asarray(array.oindex[np.array([images[i][1] for i in picked])]))
-    masks = upsample_cams(cams, (ingest.height, ingest.width))
+    cams = np.asarray(array.oindex[np.array([images[i][1] for i in picked])])
+    masks = upsample_masks(cams, (ingest.height, ingest.width))
     try:
-        maps = torch.from_numpy(load_segmentation(store, ingest.segmentation_id, ids))
+        maps = load_segmentation(store, ingest.segmentation_id, ids)
     except Exception as exc:  # the segmentation check names the cause
         return [
             Finding(
@@ -412,7 +436,7 @@ def _recount(store, ingest, array, images, sample: int, label: str, force: str) 
                 "fix the segmentation first (see its finding), then " + force,
             )
         ]
-    counts = count_block(masks, maps, torch.tensor(ingest.thresholds, dtype=torch.float32))
+    counts = recount(masks, maps, ingest.thresholds)
     mismatch = set()
     for k in range(len(ids)):
         area, mask_sum = images[picked[k]][2], images[picked[k]][3]
@@ -429,17 +453,17 @@ def _recount(store, ingest, array, images, sample: int, label: str, force: str) 
         ).fetchall()
     }
     recounted = set()
-    for r in range(len(counts.object_id)):
-        image_id, object_id = ids[counts.image_index[r]], int(counts.object_id[r])
-        recounted.add((image_id, object_id))
-        row = stored.get((image_id, object_id))
-        if (
-            row is None
-            or row[0] != counts.n_pixels[r]
-            or not _close_int(counts.m_pixels[r], row[2])
-            or not np.isclose(row[1], counts.soft_sum[r], rtol=1e-4, atol=1e-3)
-        ):
-            mismatch.add(image_id)
+    for k, image_id in enumerate(ids):
+        for object_id in np.flatnonzero(counts.n_pixels[k]).tolist():
+            recounted.add((image_id, object_id))
+            row = stored.get((image_id, object_id))
+            if (
+                row is None
+                or row[0] != counts.n_pixels[k, object_id]
+                or not _close_int(counts.m_pixels[k, object_id], row[2])
+                or not np.isclose(row[1], counts.soft_sum[k, object_id], rtol=1e-4, atol=1e-3)
+            ):
+                mismatch.add(image_id)
     mismatch |= {image_id for image_id, _ in set(stored) - recounted}
     if mismatch:
         return [

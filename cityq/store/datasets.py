@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-
 from cityq.errors import CityqError
 
 
@@ -101,12 +99,14 @@ def dataset_images(store, name: str):
     return store.fetch_df("SELECT image_id, city, split FROM images WHERE dataset = $d ORDER BY image_id", {"d": name})
 
 
-def split_image_ids(store, name: str, split: str | None) -> np.ndarray:
+def split_image_ids(store, name: str, split: str | None):
     """The image ids of a dataset's split (every split with None), in id order."""
     rows = store.con.execute(
         "SELECT image_id FROM images WHERE dataset = $d AND ($s IS NULL OR split = $s) ORDER BY image_id",
         {"d": name, "s": split},
     ).fetchall()
+    import numpy as np  # here, not above: `cityq datasets` need not load numpy
+
     return np.array([r[0] for r in rows], dtype=np.int64)
 
 
