@@ -9,7 +9,11 @@ def __getattr__(name):
         from cityq.store import Store
 
         return Store
+    if name == "overlay":
+        from cityq.figures.overlay import overlay
+
+        return overlay
     raise AttributeError(name)
 
 
-__all__ = ["Store", "__version__"]
+__all__ = ["Store", "__version__", "overlay"]

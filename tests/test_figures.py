@@ -94,6 +94,27 @@ def test_fig6_png(embedded):
         mask_grid_figure(embedded, MaskGridOptions(models=("ghost",)))
 
 
+def test_fig6_has_a_colour_bar(embedded):
+    from cityq.figures.mask_grid import BAR
+
+    image = np.asarray(mask_grid_figure(embedded, MaskGridOptions(images=2)))
+    strip = image[20 + BAR[1] // 2, 4 + 12:4 + 12 + BAR[0]].astype(int)  # the bar's middle row, left to right
+    expected = JET[np.round(np.linspace(0, len(JET) - 1, BAR[0])).astype(int)].astype(int)
+    assert np.abs(strip - expected).max() <= 1
+
+
+def test_overlay_shows_one_mask_on_its_image(embedded):
+    import cityq
+
+    image_id = int(embedded.masks("m-a")[0][0])
+    heat = cityq.overlay(embedded, "m-a", image_id)
+    shown = cityq.overlay(embedded, "m-a", image_id, threshold=0.5)
+    assert heat.size == shown.size and heat.mode == "RGB"
+    assert np.abs(np.asarray(heat, dtype=int) - np.asarray(shown, dtype=int)).mean() > 1
+    with pytest.raises(CityqError, match="no finished ingest"):
+        cityq.overlay(embedded, "ghost", image_id)
+
+
 def test_report_figures(embedded):
     figures = report_figures(embedded)
     assert [title.split(":")[0] for title, _ in figures] == ["Fig 4", "Fig 6"]
@@ -112,7 +133,7 @@ def test_cli_figures(embedded, cli, tmp_path):
     assert result.exit_code == 0, result.output
     assert_real_figure(Image.open(tmp_path / "fig4.png"))
     result = cli(
-        ["figure", "masks", "--models", "m-a,m-b", "--images", "3", "-o", tmp_path / "fig6.png", "--store", path]
+        ["figure", "masks", "-m", "m-a", "-m", "m-b", "--images", "3", "-o", tmp_path / "fig6.png", "--store", path]
     )
     assert result.exit_code == 0, result.output
     assert_real_figure(Image.open(tmp_path / "fig6.png"))

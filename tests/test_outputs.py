@@ -275,3 +275,23 @@ def test_tables_and_schema(cli, counts_dir):
     columns = _csv(cli(["schema", "models", "-f", "csv", "--store", counts_dir]).stdout)
     assert columns[0]["column"] == "model"
     one_line_error(cli(["schema", "nosuch", "--store", counts_dir]), "no table 'nosuch'", "models")
+
+
+# -- 7. repair hints ------------------------------------------------------------------------
+
+def test_check_repeats_the_segmenter_in_the_command_it_suggests(cli, tiny_ingested, copy_store):
+    import duckdb
+
+    store = copy_store(tiny_ingested)
+    con = duckdb.connect(str(store / "cityq.duckdb"))
+    try:  # the tiny store's ingests, as if counted with a trained segmenter
+        con.execute("INSERT INTO segmenters VALUES ('small-seg', 'trained', NULL, '{}', NULL, current_timestamp)")
+        con.execute("UPDATE segmentations SET segmenter = 'small-seg'")
+        (zarr_path,) = con.execute("SELECT zarr_path FROM ingests WHERE model = 'resnet18-s0'").fetchone()
+    finally:
+        con.close()
+    (store / "arrays.zarr" / zarr_path / "c" / "1" / "0" / "0").unlink()
+    result = cli(["check", "--store", store])
+    assert result.exit_code == 1
+    advice = [line for line in result.stdout.splitlines() if line.startswith("error:")]
+    assert advice and all("cityq ingest --model resnet18-s0 --segmenter small-seg --force" in a for a in advice)

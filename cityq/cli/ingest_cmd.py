@@ -66,6 +66,8 @@ def ingest(
                 typer.echo(f"  skipped image {image_id}: {reason}", err=True)
             for other, mean_ar in summary.pairs:
                 typer.echo(f"  AR {name} vs {other}: {mean_ar:.4f}", err=True)
+            for other, why in summary.no_ar:
+                typer.echo(f"  no AR {name} vs {other}: {why}", err=True)
 
 
 def _ray_options(engine: str, address, shard_size: int, run_folder, workers, units_per_commit: int = 8):

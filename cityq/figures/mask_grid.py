@@ -17,10 +17,11 @@ from PIL import Image, ImageDraw
 from cityq.errors import CityqError
 from cityq.figures.canvas import MIN_SIDE, draw_text, font, resize
 from cityq.figures.explanations import load_images_and_masks, overlay
-from cityq.figures.palette import heatmap
+from cityq.figures.palette import JET, heatmap
 
-HEADER = 40  # title line + column names
+HEADER = 58  # title line, colour bar, column names
 GAP = 2
+BAR = (120, 8)  # the colour bar: width, height in pixels
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,16 @@ def _fit(text: str, width: int) -> str:
     return text
 
 
+def colour_bar(canvas: Image.Image, xy: tuple[int, int], size: tuple[int, int] = BAR) -> None:
+    """The heat map's scale: the jet table from mask 0 (left) to 1 (right), labelled."""
+    x, y = xy
+    width, height = size
+    strip = JET[np.round(np.linspace(0, len(JET) - 1, width)).astype(int)]
+    canvas.paste(Image.fromarray(np.repeat(strip[None], height, axis=0)), (x + 12, y))
+    draw_text(canvas, (x, y - 3), "0", size=11)
+    draw_text(canvas, (x + width + 16, y - 3), "1  mask value", size=11)
+
+
 def mask_grid_figure(store, options: MaskGridOptions = MaskGridOptions()) -> Image.Image:
     """Fig 6 as a PIL image."""
     if options.images < 1:
@@ -104,7 +115,8 @@ def mask_grid_figure(store, options: MaskGridOptions = MaskGridOptions()) -> Ima
         columns.append(heat)
     width = n_cols * side + (n_cols - 1) * GAP
     canvas = Image.new("RGB", (width, HEADER + n_rows * side + (n_rows - 1) * GAP), "white")
-    draw_text(canvas, (4, 2), _fit(f"Grad-CAM masks ({options.target} city, jet: blue 0 to red 1)", width))
+    draw_text(canvas, (4, 2), _fit(f"Grad-CAM masks ({options.target} city)", width))
+    colour_bar(canvas, (4, 20))
     names = ["image", *[i.model for i in ingests]]
     for c, name in enumerate(names):
         draw_text(canvas, (c * (side + GAP) + 2, HEADER - 16), _fit(name, side))

@@ -69,6 +69,7 @@ class IngestSummary:
     pairs: list[tuple[str, float]] = field(default_factory=list)  # (other model, mean AR)
     run_folder: str | None = None  # engine "ray": where the units' outputs went
     unit_seconds: list[float] = field(default_factory=list)  # engine "ray": each computed unit's time
+    no_ar: list[tuple[str, str]] = field(default_factory=list)  # (other model, why it has no AR with this one)
 
     @property
     def images_per_second(self) -> float:
@@ -167,6 +168,9 @@ def ingest_model(store, model: str, options: IngestOptions | None = None) -> Ing
 
         summary.pairs = compute_pending_residuals(store, ingests.get_ingest(store, run.ingest.ingest_id),
                                                   device=device, progress=options.progress)
+        from cityq.store.residuals import unpaired_models
+
+        summary.no_ar = unpaired_models(store, ingests.get_ingest(store, run.ingest.ingest_id))
     summary.seconds = time.perf_counter() - started
     return summary
 

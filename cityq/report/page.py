@@ -34,7 +34,8 @@ h3 { font-size: 15px; margin-bottom: 4px; }
 table.rows { border-collapse: collapse; font-size: 12px; margin: 8px 0; }
 table.rows th, table.rows td { padding: 2px 8px; border-bottom: 1px solid #eee; text-align: right; }
 table.rows th { background: #f4f4f4; }
-table.findings td { text-align: left; font-size: 13px; } table.findings td:first-child { font-weight: 600; }
+table.findings td, table.findings th { text-align: left; font-size: 13px; }
+table.findings td:first-child { font-weight: 600; }
 .how { font-size: 12px; color: #555; } code, pre { font-size: 12px; background: #f6f6f6; }
 pre { padding: 6px; white-space: pre-wrap; max-height: 240px; overflow: auto; }
 .note { color: #8a6d3b; font-size: 13px; } .sentence { font-size: 14px; }

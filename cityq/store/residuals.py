@@ -59,3 +59,26 @@ def write_pair(store, ingest_a: int, ingest_b: int, image_ids: np.ndarray, ar: n
             "computed_at": [pd.Timestamp.now()],
         }))
     return mean_ar
+
+
+_OTHER_SIZES = """
+SELECT o.model, any_value(o.height) AS height, any_value(o.width) AS width
+FROM ingests o JOIN models om ON om.model = o.model
+WHERE o.status = 'done' AND o.model <> $model AND om.dataset = $dataset
+  AND o.split = $split AND o.target = $target AND (o.height <> $h OR o.width <> $w)
+GROUP BY o.model
+ORDER BY o.model
+"""
+
+
+def unpaired_models(store, ingest) -> list[tuple[str, str]]:
+    """(model, why) for the models ingested on the same dataset, split and target that get no
+    AR with this ingest's model: AR compares masks pixel by pixel, so only masks of one size."""
+    return [
+        (model, f"its masks are {h}x{w} px and these {ingest.height}x{ingest.width}: AR compares masks of one "
+                "size (train both at the same --img-size)")
+        for model, h, w in store.con.execute(_OTHER_SIZES, {
+            "model": ingest.model, "dataset": ingest.dataset, "split": ingest.split, "target": ingest.target,
+            "h": ingest.height, "w": ingest.width,
+        }).fetchall()
+    ]
