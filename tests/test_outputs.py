@@ -295,3 +295,68 @@ def test_check_repeats_the_segmenter_in_the_command_it_suggests(cli, tiny_ingest
     assert result.exit_code == 1
     advice = [line for line in result.stdout.splitlines() if line.startswith("error:")]
     assert advice and all("cityq ingest --model resnet18-s0 --segmenter small-seg --force" in a for a in advice)
+
+
+# -- also expected by users of datasette, sqlite-utils, dbt, MLflow ---------------------------
+
+def test_query_show_list_and_names(cli):
+    shown = cli(["query", "--show", "top objects"]).stdout
+    assert "-- param k = 5" in shown and "FROM rpc_by_city(" in shown and "(one or several: a,b)" in shown
+    listed = {r["name"]: r for r in _csv(cli(["query", "--list", "-f", "csv"]).stdout)}
+    assert listed["rpc by city"]["chart"] == "yes" and listed["finished ingests"]["chart"] == ""
+    names = cli(["query", "--names", "--no-headers", "-f", "tsv"]).stdout.splitlines()
+    assert "rpc by city" in names and all("\t" not in n for n in names)
+
+
+def test_your_own_queries_are_listed_take_parameters_and_chart(cli, counts_dir, tmp_path):
+    import shutil
+
+    store = tmp_path / "store"
+    shutil.copytree(counts_dir, store)
+    (store / "queries").mkdir()
+    (store / "queries" / "planted.sql").write_text(
+        "-- name: planted lift\n"
+        "-- description: Lift of the planted objects only.\n"
+        "-- param model: NULL   -- one model, several, or NULL\n"
+        "-- param threshold: 0.5\n"
+        # Columns named like a parameter are qualified: inside a macro `model` is the parameter.
+        "SELECT r.model, r.city, r.object, r.lift FROM rpc_by_city(threshold := threshold, model := model) r\n"
+        "WHERE r.object IN ('signboard', 'fence', 'skyscraper', 'earth')\n")
+    (store / "queries" / "planted.chart.json").write_text(
+        '{"mark": "bar", "encoding": {"x": {"field": "lift", "type": "quantitative"}, '
+        '"y": {"field": "object", "type": "nominal"}, "row": {"field": "model", "type": "nominal"}}}')
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "n.sql").write_text("-- name: n models\n-- description: How many.\nSELECT count(*) AS n FROM models\n")
+    listed = {r["name"]: r for r in _csv(cli(["query", "--list", "-f", "csv", "--queries", other,
+                                              "--store", store]).stdout)}
+    assert listed["planted lift"]["chart"] == "yes" and "n models" in listed
+    rows = _csv(cli(["query", "planted lift", "-p", "model=vgg11-s0,simple-s0", "-f", "csv", "--store", store]).stdout)
+    assert {r["model"] for r in rows} == {"vgg11-s0", "simple-s0"} and {r["object"] for r in rows} >= {"fence"}
+    one_line_error(cli(["query", "planted lift", "-p", "model=nosuch", "--store", store]), "unknown model")
+    assert _csv(cli(["query", "n models", "--queries", other, "-f", "csv", "--store", store]).stdout) == [{"n": "4"}]
+    result = cli(["chart", "planted lift", "-o", tmp_path / "planted.html", "--store", store])
+    assert result.exit_code == 0, result.output
+    assert '"lift"' in (tmp_path / "planted.html").read_text()
+    assert "planted lift" in cli(["chart", "--list", "--store", store]).stdout.splitlines()
+    (store / "queries" / "clash.sql").write_text("-- name: top objects\n-- description: x\nSELECT 1\n")
+    one_line_error(cli(["query", "accuracy", "--store", store]), "clash.sql", "top objects")
+
+
+def test_a_store_says_what_it_holds(counts_dir):
+    from cityq.store import Store
+
+    with Store(counts_dir, read_only=True) as store:
+        assert repr(store).endswith("(read-only): 1 datasets, 40 images, 4 models, 4 ingests>")
+
+
+def test_chart_scale_and_pdf_from_the_command_line(cli, counts_dir, tmp_path):
+    from PIL import Image
+
+    for scale in ("1", "2"):
+        assert cli(["chart", "accuracy", "-o", tmp_path / f"a{scale}.png", "--scale", scale,
+                    "--store", counts_dir]).exit_code == 0
+    assert Image.open(tmp_path / "a2.png").width >= 1.9 * Image.open(tmp_path / "a1.png").width
+    assert cli(["chart", "accuracy", "-o", tmp_path / "a.pdf", "--store", counts_dir]).exit_code == 0
+    assert (tmp_path / "a.pdf").read_bytes()[:5] == b"%PDF-"
+    one_line_error(cli(["chart", "accuracy", "-o", tmp_path / "a.gif", "--store", counts_dir]), ".pdf")

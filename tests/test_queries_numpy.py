@@ -258,7 +258,8 @@ def test_model_ingests_are_the_first_finished_ingest_of_each_model(store, raw):
     expected = done.groupby("model")["ingest_id"].min()
     got = store.query("model ingests").set_index("model")["ingest_id"]
     assert got.to_dict() == expected.to_dict() and len(got) == raw["ingests"].model.nunique()
-    assert store.query("model ingests", segmenter="no such segmenter").empty
+    with pytest.raises(CityqError, match="unknown segmenter 'no such segmenter'"):  # an error, not an empty answer
+        store.query("model ingests", segmenter="no such segmenter")
 
 
 def test_every_catalogue_query_returns_rows(store):

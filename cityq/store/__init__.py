@@ -16,8 +16,9 @@ them, and nothing above (pipeline, figures, report, CLI) writes SQL or touches t
     residuals.py      residuals, residual_pairs (AR)
     embeddings.py     embeddings, embedding_runs
     image_cache.py    the decoded-image cache
-    check.py          is everything recorded there, and nothing else?
-    summary.py        what `cityq info` and the report show of it
+    check.py          is everything recorded there, and nothing else? (recount.py: numpy recount)
+    summary.py        what `cityq info`, `cityq tables`, `cityq schema` and the report show of it
+    export.py         rows out: DuckDB relations written by DuckDB (CSV, TSV, JSON, Parquet)
 """
 
 from cityq.store.core import DB_FILE, DEFAULT_STORE, ZARR_DIR, Store, default_store_path

@@ -101,8 +101,7 @@ class Store:
     def _prepare(self, where: str) -> None:
         """Bring the schema and the macros up to this cityq's (read-only: check they are)."""
         if self.read_only:
-            migrations.check_not_newer(self._con, where)
-            if migrations.current_version(self._con) < migrations.latest_version():
+            if migrations.check_not_newer(self._con, where) < migrations.latest_version():
                 # An older store: migrate needs write access; reading it as-is would miss
                 # tables, so say what to do.
                 raise CityqError(

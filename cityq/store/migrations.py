@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 
 import duckdb
@@ -12,12 +13,18 @@ from cityq.errors import CityqError
 
 def available() -> list[tuple[int, str]]:
     """(version, sql) for every migration shipped with this cityq, in order."""
+    return list(_shipped())
+
+
+@functools.cache
+def _shipped() -> tuple[tuple[int, str], ...]:
+    # Read once per process: every open of a store asks for the latest version.
     folder = resources.files("cityq.store").joinpath("migrations")
     found = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql") and entry.name[:4].isdigit():
             found.append((int(entry.name[:4]), entry.read_text()))
-    return sorted(found)
+    return tuple(sorted(found))
 
 
 def latest_version() -> int:
@@ -25,12 +32,10 @@ def latest_version() -> int:
 
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-    ).fetchall()[0][0]
-    if not exists:
+    try:
+        return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0]
+    except duckdb.CatalogException:  # a new, empty database: no schema yet
         return 0
-    return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0]
 
 
 def check_not_newer(con: duckdb.DuckDBPyConnection, where: str) -> int:
