@@ -19,8 +19,10 @@ def demo(
 
     Example: cityq demo --out cityq-demo
     """
-    from cityq.cli.common import render_frame
+    from cityq.cli.common import Output, render_frame
     from cityq.pipeline.demo import DemoConfig, run_demo
+
+    table = Output("table")  # the demo's summary is for people, in a log file too
 
     if quick and paper_scale:
         from cityq.errors import CityqError
@@ -31,9 +33,9 @@ def demo(
     result = run_demo(config, say=lambda message: typer.echo(message, err=True))
     typer.echo("\nTop objects by lift (threshold 0.5), per model and city:")
     top = result.top_objects
-    render_frame(top[["model", "city", "rank", "object", "rpc", "lift"]] if not top.empty else top)
+    render_frame(top[["model", "city", "rank", "object", "rpc", "lift"]] if not top.empty else top, table)
     typer.echo("\nAR between architectures vs between seeds (the paper's Table 2):")
-    render_frame(result.arch_vs_seed)
+    render_frame(result.arch_vs_seed, table)
     total = sum(result.stage_seconds.values())
     typer.echo(f"\nDone in {total / 60:.1f} min. Store: {result.store}   Report: {result.report}")
     typer.echo("Try next:")
