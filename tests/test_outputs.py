@@ -360,3 +360,16 @@ def test_chart_scale_and_pdf_from_the_command_line(cli, counts_dir, tmp_path):
     assert cli(["chart", "accuracy", "-o", tmp_path / "a.pdf", "--store", counts_dir]).exit_code == 0
     assert (tmp_path / "a.pdf").read_bytes()[:5] == b"%PDF-"
     one_line_error(cli(["chart", "accuracy", "-o", tmp_path / "a.gif", "--store", counts_dir]), ".pdf")
+
+
+def test_sql_binds_a_repeated_parameter_as_a_list(cli, counts_dir):
+    from cityq.store import Store
+
+    one = cli(["sql", "select $m AS m", "-p", "m=vgg11-s0", "-f", "csv", "--store", counts_dir]).stdout
+    assert one.splitlines() == ["m", "vgg11-s0"]
+    both = cli(["sql", "select count(*) AS n from models where list_contains($m, model)", "-p", "m=vgg11-s0",
+                "-p", "m=simple-s0", "-f", "csv", "--store", counts_dir]).stdout
+    assert both.splitlines() == ["n", "2"]
+    with Store(counts_dir, read_only=True) as store:  # Python: a list stays a list, one element or not
+        assert store.sql("select count(*) AS n from models where list_contains($m, model)", m=["vgg11-s0"])[
+            "n"].tolist() == [1]

@@ -89,8 +89,13 @@ def _user_chart(spec_file: str, frame: pd.DataFrame) -> alt.TopLevelMixin:
     spec.pop("data", None)
     spec["data"] = {"values": json.loads(frame.to_json(orient="records", date_format="iso"))}
     spec.setdefault("$schema", alt.SCHEMA_URL)
+    kinds = {"mark": alt.Chart, "layer": alt.LayerChart, "facet": alt.FacetChart, "vconcat": alt.VConcatChart,
+             "hconcat": alt.HConcatChart, "concat": alt.ConcatChart, "repeat": alt.RepeatChart}
+    kind = next((cls for key, cls in kinds.items() if key in spec), None)
+    if kind is None:
+        raise CityqError(f"{spec_file} is not a Vega-Lite chart: it has none of {', '.join(kinds)}")
     try:
-        return alt.Chart.from_dict(spec, validate=False) if "mark" in spec else alt.TopLevelMixin.from_dict(spec)
+        return kind.from_dict(spec, validate=False)
     except Exception as exc:  # a malformed spec: say which file
         raise CityqError(f"{spec_file} is not a Vega-Lite spec Altair can read: {exc}") from exc
 

@@ -220,15 +220,19 @@ def _write_stdout(text: str) -> None:
 
 
 def _copy_to_stdout(path: Path) -> None:
+    """The file DuckDB wrote, to stdout as it is (bytes where stdout has a binary buffer)."""
     sys.stdout.flush()
     target = getattr(sys.stdout, "buffer", None)
+    if target is None:  # a text-only stream (some test runners): decode, whole lines at a time
+        with open(path, encoding="utf-8", newline="") as source:
+            for line in source:
+                sys.stdout.write(line)
+        sys.stdout.flush()
+        return
     with open(path, "rb") as source:
         while chunk := source.read(1 << 16):
-            if target is not None:
-                target.write(chunk)
-            else:
-                sys.stdout.write(chunk.decode("utf-8"))
-    (target or sys.stdout).flush()
+            target.write(chunk)
+    target.flush()
 
 
 def progress(iterable=None, *, total=None, desc: str = "", unit: str = "it", disable: bool = False):

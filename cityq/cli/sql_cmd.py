@@ -39,7 +39,9 @@ def sql(
     if not write:
         check_read_only(text)  # refused before the store is opened (and waited for)
     with open_store(store, read_only=not write) as opened:
-        relation = opened.sql_relation(text, write=write, **parse_params(param))
+        # -p x=1 binds 1; -p x=1 -p x=2 binds the list [1, 2].
+        params = {k: v[0] if len(v) == 1 else v for k, v in parse_params(param).items()}
+        relation = opened.sql_relation(text, write=write, **params)
         if relation is None:
             typer.echo("done (the last statement returns no rows)", err=True)
             return

@@ -45,11 +45,10 @@ def check_read_only(text: str) -> None:
 def sql_relation(con: duckdb.DuckDBPyConnection, text: str, params: dict[str, Any],
                  write: bool = False) -> duckdb.DuckDBPyRelation | None:
     """Run every statement but the last; the last one's rows as a relation (None when it has
-    none, e.g. an UPDATE). A repeated parameter binds as a list."""
+    none, e.g. an UPDATE). A list binds as a DuckDB list; text is coerced (`coerce`)."""
     if not write:
         check_read_only(text)
-    values = {k: [coerce(x) for x in v] if isinstance(v, (list, tuple)) and len(v) != 1
-              else coerce(v[0] if isinstance(v, (list, tuple)) else v) for k, v in params.items()}
+    values = {k: [coerce(x) for x in v] if isinstance(v, (list, tuple)) else coerce(v) for k, v in params.items()}
     statements = _statements(text)
     if not statements:
         raise CityqError("no SQL statement given")
