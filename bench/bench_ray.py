@@ -34,7 +34,7 @@ def _unit_vs_local(root: Path, quick: bool) -> list[dict]:
     per_city, size = (80, 64) if quick else (640, 128)
     generate_dataset(root / "images", per_city=per_city, size=size, seed=0, workers=2, progress=False)
     results = []
-    with Store(root / "store") as store:
+    with Store.create(root / "store") as store:
         add_dataset(store, root / "images", "synth", progress=False)
         torch.manual_seed(0)
         save_checkpoint(root / "resnet18.pt", create_model("resnet18", 2), "resnet18", 2, {"img_size": size})
@@ -105,7 +105,7 @@ def _commit_per_million(root: Path, quick: bool) -> list[dict]:
     k, objects, n_thr = (512, 20, 19) if quick else (4096, 20, 19)
     units = 4 if quick else 16
     rng = np.random.default_rng(0)
-    with Store(root / "commit-store") as store:
+    with Store.create(root / "commit-store") as store:
         store.con.execute(
             "INSERT INTO models VALUES ('bench', 'resnet18', 0, 'synth', ['a', 'b'], 224, 'imported', NULL, NULL, "
             "NULL, 'x.pt', NULL, current_timestamp)")

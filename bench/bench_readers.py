@@ -49,7 +49,7 @@ def _prepare(root: Path, per_city: int, size: int) -> Path:
     torch.manual_seed(0)
     checkpoint = root / "resnet18.pt"
     save_checkpoint(checkpoint, create_model("resnet18", 2), "resnet18", 2, {"img_size": size})
-    with Store(root / "store") as store:
+    with Store.create(root / "store") as store:
         add_dataset(store, root / "images", "synth", progress=False)
         import_model(store, ImportOptions("resnet18", checkpoint, "resnet18", "synth", img_size=size, device="cpu"))
     return root / "store"

@@ -65,7 +65,7 @@ def _build(folder: Path, per_city: int, size: int) -> Path:
     from cityq.synth.writer import generate_dataset
 
     generate_dataset(folder / "images", per_city=per_city, size=size, seed=0, workers=2)
-    with Store(folder / "store") as store:
+    with Store.create(folder / "store") as store:
         add_dataset(store, folder / "images", "bench", progress=False)
         for arch, seed in (("resnet18", 0), ("resnet18", 1), ("simple", 0)):
             torch.manual_seed(seed)

@@ -135,7 +135,7 @@ def _synthetic_store(root: Path, size: Size):
     torch.manual_seed(0)
     checkpoint = root / "resnet18.pt"
     save_checkpoint(checkpoint, create_model("resnet18", 2), "resnet18", 2, {"img_size": size.img})
-    store = Store(root / "store")
+    store = Store.create(root / "store")
     add_dataset(store, root / "images", "synth", progress=False)
     import_model(store, ImportOptions("resnet18", checkpoint, "resnet18", "synth", img_size=size.img, device="cpu"))
     return store

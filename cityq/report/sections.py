@@ -16,15 +16,16 @@ import pandas as pd
 
 def top_objects_table(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per model, one column per city: its top objects in rank order, with their lift.
-    One segmenter per table: the caller filters (rows of several would repeat objects)."""
-    segmenters = frame["segmenter"].unique() if "segmenter" in frame else []
-    if len(segmenters) > 1:
-        raise ValueError(f"top_objects_table shows one segmenter, got {', '.join(map(str, segmenters))}")
-    rows = [{"model": model, "city": city,
-             "top": ", ".join(f"{o} ({lift:.2f})" for o, lift in zip(group["object"], group["lift"]))}
-            for (model, city), group in frame.sort_values(["model", "city", "rank"]).groupby(["model", "city"])]
-    cells = pd.DataFrame(rows, columns=["model", "city", "top"])
-    table = cells.pivot(index="model", columns="city", values="top").reset_index()
+    Rows of several segmenters get one row per model and segmenter (a `segmenter` column):
+    their objects are different answers and never share a cell. The report shows one segmenter
+    per table."""
+    keys = ["segmenter", "model"] if "segmenter" in frame and frame["segmenter"].nunique() > 1 else ["model"]
+    rows = []
+    for (*key, city), group in frame.sort_values([*keys, "city", "rank"]).groupby([*keys, "city"]):
+        top = ", ".join(f"{o} ({lift:.2f})" for o, lift in zip(group["object"], group["lift"]))
+        rows.append({**dict(zip(keys, key)), "city": city, "top": top})
+    cells = pd.DataFrame(rows, columns=[*keys, "city", "top"])
+    table = cells.pivot(index=keys, columns="city", values="top").reset_index()
     table.columns.name = None
     return table.fillna("")
 
