@@ -168,7 +168,7 @@ def test_missing_spec_file_is_a_cityq_error(tmp_path):
 def test_cli_synth_writes_images_and_prints_the_summary(cli, tmp_path):
     result = cli(["synth", tmp_path / "out", "--per-city", "2", "--size", "32", "--seed", "1"])
     assert result.exit_code == 0, result.output
-    assert '"images": 4' in result.stdout
+    assert "wrote 4 images (2 per city, 32 px, seed 1)" in result.stdout  # prose, as `dataset add`
     assert (tmp_path / "out" / "pittsburgh" / "000001.labels.png").exists()
     shown = cli(["synth", "--show-spec"])
     assert "[[cities.tokyo.planted]]" in shown.stdout

@@ -12,15 +12,22 @@ at any moment leaves the store as if the batch had never started, and the rerun 
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# pandas and pyarrow are imported by the functions that commit: `cityq check` reads the run
+# folders through this module and must start without them (issue 20.3).
 
 
 def commit_units(store, ingest, array, outputs) -> int:
     """Write the units' CAMs into the ingest's array, then their rows in one transaction.
     `outputs` are checked `ray_units.UnitOutput`s; returns the number of rows inserted."""
+    import pandas as pd
+
     for unit in outputs:
         array[unit.rows[0]:unit.rows[1]] = unit.cams
     rows = 0
@@ -39,6 +46,9 @@ def commit_units(store, ingest, array, outputs) -> int:
 def commit_segment_units(store, segmentation_id: int, array, outputs) -> int:
     """Class maps of finished segmentation units (ray_segment.SegUnitOutput) into the
     segmentation's array, then their `segmented_images` and `pixel_counts` rows in one transaction."""
+    import pandas as pd
+    import pyarrow as pa
+
     if not outputs:
         return 0
     for unit in outputs:
@@ -56,6 +66,8 @@ def commit_segment_units(store, segmentation_id: int, array, outputs) -> int:
 
 
 def _with_ingest_id(table: pa.Table, ingest_id: int) -> pa.Table:
+    import pyarrow as pa
+
     return table.add_column(0, "ingest_id", pa.array(np.full(len(table), ingest_id, np.int32)))
 
 
