@@ -132,7 +132,7 @@ def jpeg_study(tmp_path_factory):
         rgb.save(out / f"{png.stem}.jpg", quality=88)
         labels = png.with_name(png.stem + ".labels.png")
         Image.open(labels).resize((160, 120), Image.Resampling.NEAREST).save(out / labels.name)
-    store = Store(base / "store")
+    store = Store.create(base / "store")
     add_dataset(store, root, "jp", progress=False)
     train_model(store, TrainConfig(dataset="jp", arch="simple", seed=0, epochs=2, img_size=64, device="cpu",
                                    decode="pil"), progress=False)
