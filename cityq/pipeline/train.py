@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from cityq.decoding import resolve_decoder
 from cityq.device import resolve_device, resolve_precision
 from cityq.errors import CityqError
+from cityq.heap import bound_heap
 from cityq.imaging import normalize
 from cityq.models.checkpoint import load_into, read_checkpoint, save_checkpoint
 from cityq.models.registry import create_model, get_arch
@@ -127,6 +128,7 @@ def _prediction_rows(name: str, image_ids, labels: torch.Tensor, probs: torch.Te
 def train_model(store, config: TrainConfig, *, force: bool = False, progress: bool | None = True) -> TrainResult:
     """Train `config.arch` on `config.dataset` and record it in the store."""
     get_arch(config.arch)  # unknown arch: the error lists the known ones
+    bound_heap()  # memory follows the batch, not the number of batches (cityq/heap.py)
     name = _checked_name(config.model_name)
     if (config.epochs < 1 or config.batch_size < 1 or not 16 <= config.img_size <= 1024 or config.lr <= 0
             or config.lr_step < 1):
