@@ -35,6 +35,7 @@ from cityq.imaging import decode_resized
 ID_RECORD = np.dtype([("image_id", "<i8"), ("sha256", "S64")])  # the images row's sha256, as text
 DECODE_CHUNK = 64  # images decoded and appended at a time: what bounds the memory of a fill
 _APPEND = threading.Lock()  # the flock serialises processes; this, the threads of one
+_INDEXES: dict[Path, tuple] = {}  # ids file -> (its stat, image_ids, sha256): one entry per cache
 
 
 def cache_limit_bytes() -> int:
@@ -57,16 +58,21 @@ class ImageCache:
     def index(self) -> tuple[np.ndarray, np.ndarray]:
         """(image_ids, sha256 texts) of the complete records, in record order."""
         try:
-            raw = np.fromfile(self.ids_path, dtype=np.uint8)
-        except FileNotFoundError:
-            return np.zeros(0, np.int64), np.zeros(0, "S64")
-        ids = raw[: len(raw) // ID_RECORD.itemsize * ID_RECORD.itemsize].view(ID_RECORD)
-        try:
+            stat = os.stat(self.ids_path)
             whole = os.path.getsize(self.pixels_path) // self.record
         except FileNotFoundError:
-            whole = 0
+            return np.zeros(0, np.int64), np.zeros(0, "S64")
+        # Training asks once per batch: the ids are read again only when the files changed.
+        key = (stat.st_size, stat.st_mtime_ns, stat.st_ino, whole)
+        known = _INDEXES.get(self.ids_path)
+        if known is not None and known[0] == key:
+            return known[1], known[2]
+        raw = np.fromfile(self.ids_path, dtype=np.uint8)
+        ids = raw[: len(raw) // ID_RECORD.itemsize * ID_RECORD.itemsize].view(ID_RECORD)
         ids = ids[:whole]  # never beyond the pixels (they are written first)
-        return ids["image_id"].copy(), ids["sha256"].copy()
+        result = ids["image_id"].copy(), ids["sha256"].copy()
+        _INDEXES[self.ids_path] = (key, *result)
+        return result
 
     def read(self, rows: np.ndarray) -> np.ndarray:
         """uint8 (n,3,S,S) of the given records, in that order."""
@@ -82,6 +88,7 @@ class ImageCache:
 
     def append(self, image_ids: np.ndarray, digests: list[bytes], pixels: np.ndarray) -> bool:
         """Add these images; False (nothing written) when the cache would pass its size limit."""
+        self.ids_path.parent.mkdir(parents=True, exist_ok=True)
         with _APPEND, open(self.ids_path, "ab") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
             known, _ = self.index()
