@@ -35,17 +35,20 @@ def count_block(masks: torch.Tensor, classes: torch.Tensor, thresholds: torch.Te
     batch = masks.shape[0]
     n_thr = thresholds.numel()
     flat_masks = masks.reshape(batch, -1).float()
-    flat_classes = classes.reshape(batch, -1).long()
     grid = thresholds.to(device=masks.device, dtype=torch.float32)
-    bucket = torch.bucketize(flat_masks, grid, right=True)  # number of t_j <= m, in 0..T
-    image = torch.arange(batch, device=masks.device)[:, None]
-    cell = image * N_CLASSES + flat_classes  # (B, HW) index of (image, class)
-    hist = torch.bincount((cell * (n_thr + 1) + bucket).flatten(), minlength=batch * N_CLASSES * (n_thr + 1))
+    # int32 throughout: the keys stay below batch x 150 x (T + 1), and int32 halves the memory
+    # traffic of these full-resolution passes (int64 bincount is 2x slower on the CPU).
+    bucket = torch.bucketize(flat_masks, grid, right=True, out_int32=True)  # number of t_j <= m, in 0..T
+    offsets = torch.arange(batch, device=masks.device, dtype=torch.int32)[:, None] * N_CLASSES
+    cell = (classes.reshape(batch, -1).to(torch.int32) + offsets).flatten()  # index of (image, class)
+    hist = torch.bincount(cell * (n_thr + 1) + bucket.flatten(), minlength=batch * N_CLASSES * (n_thr + 1))
     hist = hist.view(batch, N_CLASSES, n_thr + 1)
     n_pixels = hist.sum(-1)
     m_pixels = hist.flip(-1).cumsum(-1).flip(-1)[:, :, 1:]  # (B, 150, T): buckets >= j
-    soft = torch.bincount(cell.flatten(), weights=flat_masks.flatten().double(), minlength=batch * N_CLASSES)
-    soft = soft.view(batch, N_CLASSES)
+    # Sums in float64 (a 224 px mask has 50k terms); index_add_ is 3-4x faster than a
+    # weighted bincount here.
+    soft = torch.zeros(batch * N_CLASSES, dtype=torch.float64, device=masks.device)
+    soft = soft.index_add_(0, cell, flat_masks.flatten().double()).view(batch, N_CLASSES)
     present = n_pixels > 0
     rows_image, rows_object = present.nonzero(as_tuple=True)
     return BlockCounts(
@@ -55,7 +58,7 @@ def count_block(masks: torch.Tensor, classes: torch.Tensor, thresholds: torch.Te
         soft_sum=soft[present].cpu().numpy(),
         m_pixels=m_pixels[present].cpu().numpy().astype(np.int32),
         area_pixels=m_pixels.sum(1).cpu().numpy().astype(np.int32),
-        mask_sum=flat_masks.double().sum(1).cpu().numpy(),
+        mask_sum=soft.sum(1).cpu().numpy(),  # every pixel has one class: the whole mask's sum
     )
 
 

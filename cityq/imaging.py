@@ -23,9 +23,11 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 def normalize(batch_uint8: torch.Tensor) -> torch.Tensor:
     """uint8 (N,3,H,W) -> float32 ImageNet-normalised, on the batch's device."""
-    mean = torch.tensor(IMAGENET_MEAN, device=batch_uint8.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=batch_uint8.device).view(1, 3, 1, 1)
-    return (batch_uint8.float() / 255.0 - mean) / std
+    # (x / 255 - mean) / std as one multiply and one subtract, in place on the float copy:
+    # the same numbers to float rounding (~1e-7), one pass fewer over a full batch.
+    scale = torch.tensor([1 / (255.0 * s) for s in IMAGENET_STD], device=batch_uint8.device).view(1, 3, 1, 1)
+    shift = torch.tensor([m / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD)], device=batch_uint8.device)
+    return batch_uint8.float().mul_(scale).sub_(shift.view(1, 3, 1, 1))
 
 
 # PIL's 16/32-bit integer greyscale modes; convert("RGB") clips them at 255 instead of scaling.

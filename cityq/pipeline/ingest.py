@@ -24,6 +24,7 @@ from cityq.counting import BlockCounts, count_block
 from cityq.decoding import resolve_decoder
 from cityq.device import resolve_device
 from cityq.errors import CityqError
+from cityq.heap import bound_heap
 from cityq.imaging import normalize
 from cityq.pipeline.gradcam import compute_cams
 from cityq.prefetch import prefetched
@@ -95,6 +96,7 @@ class IngestRun:
 
 def ingest_model(store, model: str, options: IngestOptions | None = None) -> IngestSummary:
     options = options or IngestOptions()
+    bound_heap()  # memory follows the batch, not the number of batches (cityq/heap.py)
     started = time.perf_counter()
     if options.target not in TARGETS:
         raise CityqError(f"--target must be one of {', '.join(TARGETS)}, not {options.target!r}")

@@ -28,14 +28,15 @@ import torch.nn.functional as F
 from cityq.decoding import resolve_decoder
 from cityq.device import resolve_device, resolve_precision
 from cityq.errors import CityqError
+from cityq.heap import bound_heap
 from cityq.imaging import normalize
 from cityq.models.checkpoint import load_into, read_checkpoint, save_checkpoint
 from cityq.models.registry import create_model, get_arch
 from cityq.pipeline.augment import augment as augment_batch
+from cityq.pipeline.batches import ImageSet
 from cityq.pipeline.train_config import TrainConfig
 from cityq.store import datasets
 from cityq.store import models as model_rows
-from cityq.store.image_cache import load_image_tensor
 from cityq.store.version import code_version
 
 MIN_IMAGES_PER_CITY = 5  # fewer cannot fill three splits and still say anything
@@ -94,19 +95,19 @@ def _checked_name(name: str) -> str:
     return name
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator | None = None):
-    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-    for start in range(0, n, batch_size):
-        yield order[start:start + batch_size]
+def _image_set(store, image_ids: np.ndarray, size: int, device: torch.device, decoder=None) -> ImageSet:
+    files = datasets.image_files(store, image_ids)  # the rows worker threads read files by
+    store.release()  # the rest reads files only
+    return ImageSet(store.cache_dir, files, image_ids, size, device, decoder)
 
 
 @torch.no_grad()
-def evaluate(model, images: torch.Tensor, labels: torch.Tensor, batch_size: int) -> tuple[float, float, torch.Tensor]:
-    """(mean loss, accuracy, softmax probabilities (N,C) on the CPU) in eval mode."""
+def evaluate(model, images: ImageSet, labels: torch.Tensor, batch_size: int) -> tuple[float, float, torch.Tensor]:
+    """(mean loss, accuracy, softmax probabilities (N,C) on the CPU) in eval mode, a batch at a time."""
     model.eval()
     losses, probs = [], []
-    for index in _batches(len(images), batch_size):
-        logits = model(normalize(images[index]))
+    for index, batch in images.batches(None, batch_size):
+        logits = model(normalize(batch))
         losses.append(F.cross_entropy(logits, labels[index], reduction="sum"))
         probs.append(torch.softmax(logits.float(), dim=1).cpu())
     probs_all = torch.cat(probs)
@@ -127,6 +128,7 @@ def _prediction_rows(name: str, image_ids, labels: torch.Tensor, probs: torch.Te
 def train_model(store, config: TrainConfig, *, force: bool = False, progress: bool | None = True) -> TrainResult:
     """Train `config.arch` on `config.dataset` and record it in the store."""
     get_arch(config.arch)  # unknown arch: the error lists the known ones
+    bound_heap()  # memory follows the batch, not the number of batches (cityq/heap.py)
     name = _checked_name(config.model_name)
     if (config.epochs < 1 or config.batch_size < 1 or not 16 <= config.img_size <= 1024 or config.lr <= 0
             or config.lr_step < 1):
@@ -149,7 +151,8 @@ def train_model(store, config: TrainConfig, *, force: bool = False, progress: bo
                 "optimizer": "adam", "loss": "cross_entropy", "num_threads": torch.get_num_threads()}
     with store.run("train", subject=name, config=resolved) as run_id:
         started = time.perf_counter()
-        pixels = load_image_tensor(store, frame["image_id"].tolist(), img_size, decoder=decoder).to(dev)
+        images = _image_set(store, frame["image_id"].to_numpy(), img_size, dev, decoder)
+        images.fill()  # decoded once, before training: epochs then read the cache
         labels = torch.as_tensor(frame["label"].to_numpy().copy(), device=dev)
         part = {s: torch.as_tensor(np.flatnonzero(frame["split"].to_numpy() == s), device=dev) for s in SPLITS}
         load_seconds = time.perf_counter() - started
@@ -162,8 +165,8 @@ def train_model(store, config: TrainConfig, *, force: bool = False, progress: bo
         schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
         shuffle = torch.Generator().manual_seed(seed)
 
-        train_x, train_y = pixels[part["train"]], labels[part["train"]]
-        val_x, val_y = pixels[part["val"]], labels[part["val"]]
+        train_x, train_y = images.subset(part["train"].cpu()), labels[part["train"]]
+        val_x, val_y = images.subset(part["val"].cpu()), labels[part["val"]]
         steps_per_epoch = -(-len(train_x) // batch_size)
         from cityq.progress import bar
 
@@ -176,9 +179,7 @@ def train_model(store, config: TrainConfig, *, force: bool = False, progress: bo
                 epoch_started = time.perf_counter()
                 model.train()
                 loss_sum, correct = torch.zeros((), device=dev), torch.zeros((), device=dev)
-                for index in _batches(len(train_x), batch_size, shuffle):
-                    index = index.to(dev)
-                    batch = train_x[index]
+                for index, batch in train_x.batches(torch.randperm(len(train_x), generator=shuffle), batch_size):
                     if config.augment:
                         batch = augment_batch(batch.cpu(), shuffle).to(dev)
                     with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
@@ -209,7 +210,8 @@ def train_model(store, config: TrainConfig, *, force: bool = False, progress: bo
 
         model.load_state_dict(best[2])
         test_ids = frame["image_id"].to_numpy()[part["test"].cpu().numpy()]
-        test_loss, test_acc, test_probs = evaluate(model, pixels[part["test"]], labels[part["test"]], batch_size * 2)
+        test_loss, test_acc, test_probs = evaluate(model, images.subset(part["test"].cpu()), labels[part["test"]],
+                                                   batch_size * 2)
         checkpoint_file = model_rows.checkpoint_file(store, name, run_id)
         checkpoint = checkpoint_file.relative_to(store.path).as_posix()
         save_checkpoint(checkpoint_file, model, arch, len(cities), resolved)
@@ -254,10 +256,10 @@ def import_model(store, options: ImportOptions) -> TrainResult:
                 "cities": cities, "imported_config": meta.get("config")}
     with store.run("model import", subject=name, config=resolved) as run_id:
         test = frame[frame["split"] == "test"]
-        pixels = load_image_tensor(store, test["image_id"].tolist(), img_size).to(dev)
+        images = _image_set(store, test["image_id"].to_numpy(), img_size, dev)
         labels = torch.as_tensor(test["label"].to_numpy().copy(), device=dev)
         model = model.to(dev)
-        _, test_acc, probs = evaluate(model, pixels, labels, 64)
+        _, test_acc, probs = evaluate(model, images, labels, 64)
         path_file = model_rows.checkpoint_file(store, name, run_id)
         path = path_file.relative_to(store.path).as_posix()
         save_checkpoint(path_file, model, arch, len(cities), resolved)
