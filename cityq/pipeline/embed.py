@@ -16,11 +16,14 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import numpy as np
 
 from cityq.errors import CityqError
+
+# The t-SNE implementations, by name (tsne.py); the names stay importable from here.
+from cityq.pipeline.tsne import TSNE_METHODS, check_method
+from cityq.pipeline.tsne import require_opentsne as _require_opentsne
 
 DEFAULT_PCA = 50
 DEFAULT_PERPLEXITY = 30.0
@@ -28,46 +31,6 @@ DEFAULT_PERPLEXITY = 30.0
 
 def _default_jobs() -> int:
     return os.cpu_count() or 1
-
-
-def _require_opentsne():
-    try:
-        import openTSNE
-    except ImportError as exc:
-        raise CityqError(
-            "--method opentsne needs the openTSNE package: pip install openTSNE "
-            "(or pip install 'cityq[tsne]'), or use --method sklearn"
-        ) from exc
-    return openTSNE
-
-
-def _tsne_sklearn(points: np.ndarray, perplexity: float, seed: int, n_jobs: int) -> np.ndarray:
-    from sklearn.manifold import TSNE
-
-    # sklearn's defaults (Barnes-Hut, 1000 iterations, PCA init, learning rate 'auto').
-    tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto",
-                random_state=seed, n_jobs=n_jobs)
-    return tsne.fit_transform(points)
-
-
-def _tsne_opentsne(points: np.ndarray, perplexity: float, seed: int, n_jobs: int) -> np.ndarray:
-    TSNE = _require_opentsne().TSNE
-    # openTSNE's defaults (FFT-accelerated gradients, 250 + 500 iterations, PCA init).
-    tsne = TSNE(n_components=2, perplexity=perplexity, initialization="pca",
-                random_state=seed, n_jobs=n_jobs)
-    return np.asarray(tsne.fit(points))
-
-
-# Registry: method name -> (points (N,p) float, perplexity, seed, n_jobs) -> (N,2).
-TSNE_METHODS: dict[str, Callable[[np.ndarray, float, int, int], np.ndarray]] = {
-    "sklearn": _tsne_sklearn,
-    "opentsne": _tsne_opentsne,
-}
-
-
-def check_method(method: str) -> None:
-    if method not in TSNE_METHODS:
-        raise CityqError(f"unknown t-SNE method {method!r}: use one of {', '.join(TSNE_METHODS)}")
 
 
 def check_perplexity(n_images: int, perplexity: float, what: str = "the masks") -> None:
