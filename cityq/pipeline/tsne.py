@@ -55,7 +55,7 @@ class FastTSNEConfig:
     """What `opentsne-fast` changes from openTSNE's defaults (which are given beside each field)."""
 
     knn_trees: int = 10  # Annoy trees for the 3 x perplexity neighbours (50); recall 0.99 at 30k
-    max_intervals: int = 100  # FFT grid intervals per side at most (uncapped: one per unit of extent)
+    max_intervals: int = 80  # FFT grid intervals per side at most (uncapped: one per unit of extent)
     exaggerated_iterations: int = 125  # early exaggeration phase (250)
     max_iterations: int = 500  # normal phase at most (exactly 500)
     tolerance: float = 0.02  # stop when the KL divergence fell by less than this fraction ...
