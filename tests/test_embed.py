@@ -227,7 +227,10 @@ def test_fast_tsne_is_deterministic_for_a_seed(fast_and_exact):
     fast, again = fast_and_exact["fast"], fast_and_exact["again"]
     assert fast.xy.shape == (1000, 2) and np.isfinite(fast.xy).all()
     np.testing.assert_array_equal(fast.xy, again.xy)
-    assert (fast.iterations, fast.kl_divergence) == (again.iterations, again.kl_divergence)
+    assert fast.iterations == again.iterations
+    # openTSNE sums the KL divergence over threads, in whatever order they finish: the same to
+    # rounding (a run gave 1.3826018605340753 against 1.382601860534109).
+    assert fast.kl_divergence == pytest.approx(again.kl_divergence, rel=1e-9)
     assert not np.allclose(fast.xy, fast_and_exact["other_seed"].xy)
 
 
