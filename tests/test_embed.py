@@ -257,7 +257,7 @@ def test_embed_model_writes_rows_and_replaces_them(ingested):
     assert (summary.n_images, summary.cam_shape, summary.pca_components) == (36, CAM_HW, 16)
     assert 0.99 <= summary.explained_variance <= 1.0 + 1e-6
     frame = store.query("embedding", model="m-a")
-    assert len(frame) == 36 and set(frame["method"]) == {"sklearn"}
+    assert len(frame) == 36 and set(frame["method"]) == {"opentsne-fast"}  # the default
     assert sorted(frame.columns[:6]) == sorted(["model", "city", "image_id", "x", "y", "method"])
     embed_model(store, EmbedOptions("m-a", perplexity=6, seed=1, progress=False, n_jobs=1))  # replaces
     counts = store.sql("SELECT (SELECT count(*) FROM embeddings) AS e, (SELECT count(*) FROM embedding_runs) AS r")

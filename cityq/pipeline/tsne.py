@@ -3,7 +3,7 @@
 - `sklearn`: scikit-learn's Barnes-Hut t-SNE with its defaults.
 - `opentsne`: openTSNE with its defaults (the baseline of the fast method below).
 - `opentsne-fast`: the same objective and the same openTSNE code, with three approximations
-  that make 30,000 masks take about a third of the time (docs/embeddings.md, "Fast t-SNE"):
+  that make 30,000 masks take about a quarter of the time (docs/embeddings.md, "Fast t-SNE"):
   10 Annoy trees instead of 50 for the neighbours, the FFT interpolation grid capped at
   `max_intervals` intervals per side (openTSNE uses one per unit of the map's extent, so
   each iteration gets dearer as the map expands), and a shorter schedule: 125 exaggerated
