@@ -1,5 +1,6 @@
-"""t-SNE of the masks: the numeric core, `embed_model` on a tiny ingested store, the two
-embedding queries (k-NN separation checked against sklearn), bad input, the CLI."""
+"""t-SNE of the masks: the numeric core, the fast t-SNE against openTSNE's defaults,
+`embed_model` on a tiny ingested store, the two embedding queries (k-NN separation checked
+against sklearn), bad input, the CLI."""
 
 from __future__ import annotations
 
@@ -123,9 +124,9 @@ def ingested(tmp_path_factory):
 # -- the numeric core ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["sklearn", "opentsne"])
+@pytest.mark.parametrize("method", ["sklearn", "opentsne", "opentsne-fast"])
 def test_embed_arrays_separates_clusters_and_is_deterministic(method):
-    if method == "opentsne":
+    if method.startswith("opentsne"):
         pytest.importorskip("openTSNE")
     cams, labels = clustered_cams(45)
     xy, coords = embed_arrays(cams, pca=50, perplexity=5, method=method, seed=3, n_jobs=1)
@@ -153,7 +154,8 @@ def test_identical_masks_are_refused():
         embed_arrays(np.zeros((20, 4, 4), dtype=np.float32), perplexity=3)
 
 
-def test_opentsne_missing_names_the_pip_command(monkeypatch):
+@pytest.mark.parametrize("method", ["opentsne", "opentsne-fast"])
+def test_opentsne_missing_names_the_pip_command(monkeypatch, method):
     import builtins
 
     real_import = builtins.__import__
@@ -165,8 +167,85 @@ def test_opentsne_missing_names_the_pip_command(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_opentsne)
     cams, _ = clustered_cams(30)
-    with pytest.raises(CityqError, match="pip install openTSNE"):
-        embed_arrays(cams, perplexity=5, method="opentsne")
+    with pytest.raises(CityqError, match=f"--method {method} needs the openTSNE package: pip install openTSNE"):
+        embed_arrays(cams, perplexity=5, method=method)
+
+
+# -- the fast t-SNE against openTSNE's defaults ---------------------------------------------
+
+
+def clusters_behind_noise(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """8 overlapping Gaussian clusters in 10-D plus 2 dimensions of larger pure noise, so the
+    PCA initialisation barely separates them and the map's accuracy is t-SNE's own work."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 8
+    centres = rng.normal(scale=1.3, size=(8, 10))
+    points = np.hstack([centres[labels] + rng.normal(size=(n, 10)), rng.normal(scale=4.0, size=(n, 2))])
+    return points, labels
+
+
+def knn_accuracy(points: np.ndarray, labels: np.ndarray, k: int = 5) -> float:
+    """Leave-one-out k-NN accuracy by brute force (a tie goes to the lowest label)."""
+    d2 = ((points[:, None, :] - points[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(d2, np.inf)
+    votes = labels[np.argsort(d2, axis=1, kind="stable")[:, :k]]
+    counts = np.stack([(votes == c).sum(1) for c in range(labels.max() + 1)], axis=1)
+    return float((counts.argmax(1) == labels).mean())
+
+
+@pytest.fixture(scope="module")
+def fast_and_exact():
+    """1,000 points: Annoy neighbours (openTSNE's exact search below 1,000), FFT gradients forced
+    (openTSNE takes Barnes-Hut below 10,000) and a grid cap of 20 intervals, under the map's
+    extent here, so all three approximations of opentsne-fast are at work."""
+    pytest.importorskip("openTSNE")
+    import openTSNE
+
+    from cityq.pipeline.tsne import FastTSNEConfig, tsne_fast_run, tsne_opentsne_phases
+
+    points, labels = clusters_behind_noise(1000)
+    config = FastTSNEConfig(gradient="fft", max_intervals=20)
+    fast = tsne_fast_run(points, 30.0, 0, 2, config)
+    return {
+        "points": points, "labels": labels, "config": config, "fast": fast,
+        "again": tsne_fast_run(points, 30.0, 0, 2, config),
+        "other_seed": tsne_fast_run(points, 30.0, 1, 2, config),
+        "exact_phases": tsne_opentsne_phases(points, 30.0, 0, 2),
+        "fit": np.asarray(openTSNE.TSNE(n_components=2, perplexity=30.0, initialization="pca",
+                                        random_state=0, n_jobs=2).fit(points)),
+    }
+
+
+def test_opentsne_timed_by_phase_is_openTSNE_fit(fast_and_exact):
+    """The baseline that bench_tsne times phase by phase is the map `TSNE.fit` gives."""
+    xy, seconds = fast_and_exact["exact_phases"]
+    np.testing.assert_array_equal(xy, fast_and_exact["fit"])
+    assert len(seconds) == 3 and all(s > 0 for s in seconds)
+
+
+def test_fast_tsne_is_deterministic_for_a_seed(fast_and_exact):
+    fast, again = fast_and_exact["fast"], fast_and_exact["again"]
+    assert fast.xy.shape == (1000, 2) and np.isfinite(fast.xy).all()
+    np.testing.assert_array_equal(fast.xy, again.xy)
+    assert fast.iterations == again.iterations
+    # openTSNE sums the KL divergence over threads, in whatever order they finish: the same to
+    # rounding (a run gave 1.3826018605340753 against 1.382601860534109).
+    assert fast.kl_divergence == pytest.approx(again.kl_divergence, rel=1e-9)
+    assert not np.allclose(fast.xy, fast_and_exact["other_seed"].xy)
+
+
+def test_fast_tsne_separates_as_well_as_the_exact_method(fast_and_exact):
+    from sklearn.decomposition import PCA
+
+    points, labels, fast, config = (fast_and_exact[k] for k in ("points", "labels", "fast", "config"))
+    # The approximations were at work: the grid was capped and the KL test stopped early.
+    assert fast.capped and fast.largest_grid == config.max_intervals
+    assert fast.converged and fast.iterations < config.max_iterations
+    assert fast.exaggerated_iterations == config.exaggerated_iterations
+    exact = knn_accuracy(fast_and_exact["exact_phases"][0], labels)
+    assert knn_accuracy(PCA(2).fit_transform(points), labels) < 0.3  # where both start
+    assert exact >= 0.75  # t-SNE finds the clusters (the 12-D points score about 0.85)
+    assert abs(knn_accuracy(fast.xy, labels) - exact) <= 0.04
 
 
 # -- the store -----------------------------------------------------------------------------
@@ -178,7 +257,7 @@ def test_embed_model_writes_rows_and_replaces_them(ingested):
     assert (summary.n_images, summary.cam_shape, summary.pca_components) == (36, CAM_HW, 16)
     assert 0.99 <= summary.explained_variance <= 1.0 + 1e-6
     frame = store.query("embedding", model="m-a")
-    assert len(frame) == 36 and set(frame["method"]) == {"sklearn"}
+    assert len(frame) == 36 and set(frame["method"]) == {"opentsne-fast"}  # the default
     assert sorted(frame.columns[:6]) == sorted(["model", "city", "image_id", "x", "y", "method"])
     embed_model(store, EmbedOptions("m-a", perplexity=6, seed=1, progress=False, n_jobs=1))  # replaces
     counts = store.sql("SELECT (SELECT count(*) FROM embeddings) AS e, (SELECT count(*) FROM embedding_runs) AS r")
@@ -257,3 +336,16 @@ def test_cli_embed_then_separation(tmp_path, cli):
     assert {r["space"] for r in rows} == {"tsne", "pca"} and all(r["accuracy"] >= 0.9 for r in rows)
     result = cli(["embed", "--model", "nope", "--store", path])
     assert result.exit_code == 1 and "cityq ingest --model nope" in result.output
+
+
+def test_cli_embed_fast_method(tmp_path, cli):
+    pytest.importorskip("openTSNE")
+    store, _ = build_ingested_store(tmp_path, models=("m-b",))
+    path = store.path
+    store.close()
+    result = cli(["embed", "--model", "m-b", "--perplexity", "5", "--method", "opentsne-fast", "--store", path])
+    assert result.exit_code == 0, result.output
+    assert "embedded 36 images of m-b (opentsne-fast" in result.output
+    result = cli(["query", "embedding separation", "-p", "model=m-b", "-p", "method=opentsne-fast",
+                  "--format", "json", "--store", path])
+    assert [r["accuracy"] >= 0.9 for r in json.loads(result.stdout)] == [True, True]

@@ -34,7 +34,7 @@ def tsne_thumbs(
     ),
     thumb: int = typer.Option(32, "--thumb", help="Thumbnail side in pixels."),
     method: Optional[str] = typer.Option(
-        None, "--method", help="Which t-SNE map: sklearn or opentsne (default: the one embedded)."
+        None, "--method", help="Which t-SNE map: opentsne-fast, opentsne or sklearn (default: the one embedded)."
     ),
     seed: int = typer.Option(0, "--seed", help="Which images are sampled."),
     store: StoreOption = DEFAULT_STORE,

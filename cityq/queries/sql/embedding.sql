@@ -3,7 +3,7 @@
 -- embedding method and image of the model's mask ingest (see `finished ingests`), with the
 -- image's city and its 2-D coordinates. Written by `cityq embed`; plot x against y coloured by city.
 -- param model: NULL    -- one model, or NULL for all
--- param method: NULL   -- t-SNE implementation: 'sklearn' or 'opentsne', or NULL for all
+-- param method: NULL   -- t-SNE implementation: 'opentsne-fast', 'opentsne' or 'sklearn', or NULL for all
 -- param split: 'test'  -- the split the ingest covers
 -- param target: 'true' -- Grad-CAM target of the ingest: 'true' or 'predicted'
 SELECT f.model, im.city, e.image_id, e.x, e.y, e.method, e.ingest_id

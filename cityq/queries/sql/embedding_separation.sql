@@ -5,7 +5,7 @@
 -- to the alphabetically first city). `chance` is the share of the most common city. Compares
 -- every pair of images: O(N^2) per map, seconds for a few thousand images.
 -- param model: NULL    -- one model, or NULL for all
--- param method: NULL   -- t-SNE implementation: 'sklearn' or 'opentsne', or NULL for all
+-- param method: NULL   -- t-SNE implementation: 'opentsne-fast', 'opentsne' or 'sklearn', or NULL for all
 -- param k: 5           -- neighbours that vote
 -- param split: 'test'  -- the split the ingest covers
 -- param target: 'true' -- Grad-CAM target of the ingest: 'true' or 'predicted'
