@@ -108,10 +108,28 @@ def unpaired_models(store, ingest) -> list[tuple[str, str]]:
     ]
 
 
-def all_pairs_without_common(store) -> list[tuple[int, int, str, str]]:
+def pairs_without_common_by_ingest(store) -> list[tuple[int, int, str, str]]:
     """Every pair lacking AR at a common resolution: (ingest_a, ingest_b, model_a, model_b)."""
     return [tuple(r) for r in store.con.execute(
         "SELECT p.ingest_a, p.ingest_b, a.model, b.model FROM residual_pairs p "
         "JOIN ingests a ON a.ingest_id = p.ingest_a JOIN ingests b ON b.ingest_id = p.ingest_b "
         "WHERE p.mean_ar_common IS NULL ORDER BY 1, 2"
     ).fetchall()]
+
+
+def rerun_command(store, ingest_id: int) -> str:
+    """The `cityq ingest` line that finds this (finished) ingest again: its model, segmenter,
+    split, target and grid, each flag only where it is not the default."""
+    from cityq.thresholds import DEFAULT_GRID, parse_grid
+
+    model, segmenter, split, target, grid = store.con.execute(
+        "SELECT g.model, s.segmenter, g.split, g.target, g.thresholds FROM ingests g "
+        "JOIN segmentations s ON s.segmentation_id = g.segmentation_id WHERE g.ingest_id = $i", {"i": ingest_id}
+    ).fetchall()[0]
+    flags = [f"--model {model}"]
+    flags += [f"--segmenter {segmenter}"] if segmenter != "labels" else []
+    flags += [f"--split {split}"] if split != "test" else []
+    flags += [f"--target {target}"] if target != "true" else []
+    if tuple(round(t, 6) for t in grid) != parse_grid(DEFAULT_GRID):
+        flags.append("--thresholds " + ",".join(f"{t:g}" for t in grid))
+    return "cityq ingest " + " ".join(flags)
