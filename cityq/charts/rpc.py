@@ -46,6 +46,7 @@ def _object_bars(frame: pd.DataFrame, title: str, with_ci: bool, width: int) -> 
     layers = [bars]
     if with_ci:
         layers.append(base.mark_rule(color="black").encode(x="rpc_low:Q", x2="rpc_high:Q"))
+    # Where lift = 1: what a random mask of each image's own explanation area gives (chance_rpc).
     layers.append(base.mark_tick(color=LIFT_ONE, thickness=2, size=ROW_STEP - 2).encode(
         x=alt.X("random_rpc:Q", stack=None)))
     layers.append(base.mark_text(align="left", dx=3, fontSize=9, color="#333").encode(

@@ -35,6 +35,7 @@ ing AS (
     WHERE f.ingest_id IN (SELECT DISTINCT est.ingest_id FROM est)
 ),
 img AS (
+    -- unit_key names a unit within its ingest and city (the seed mixed in).
     SELECT ing.ingest_id, im.city, mi.image_id, mi.area_pixels[ing.t_pos] / ing.hw AS area,
            hash(xor(hash(seed::UBIGINT),
                     CASE WHEN ing.unit = 'place' THEN hash(im.city || chr(0) || im.place_id)
@@ -46,51 +47,60 @@ units AS (
     SELECT img.ingest_id, img.city, img.unit_key, count(*) OVER (PARTITION BY img.ingest_id, img.city) AS n
     FROM img GROUP BY img.ingest_id, img.city, img.unit_key
 ),
--- A Bernoulli sample of about boot_size units per model and city (no sort needed).
-subset AS (SELECT u.* FROM units u WHERE u.unit_key / 18446744073709551616.0 < boot_size / u.n),
+-- A Bernoulli sample of about boot_size units per model and city (no sort needed); ukey: one
+-- integer for (ingest, unit), so that the large join below is on a single integer.
+subset AS (
+    SELECT u.*, hash(xor(u.unit_key, u.ingest_id::UBIGINT)) AS ukey
+    FROM units u WHERE u.unit_key / 18446744073709551616.0 < boot_size / u.n
+),
 sizes AS (SELECT s.ingest_id, s.city, count(*) AS m, any_value(s.n) AS n FROM subset s GROUP BY s.ingest_id, s.city),
-listed AS (SELECT DISTINCT est.ingest_id, est.city, est.object_id FROM est),
+listed AS (
+    -- The listed objects, numbered: the bootstrap groups by (lid, resample), two integers.
+    SELECT l.*, row_number() OVER () AS lid FROM (SELECT DISTINCT est.ingest_id, est.city, est.object_id FROM est) l
+),
 unit_sums AS (
-    -- Per unit and listed object: the sums R_pc (m / n) and lift (m / an) are ratios of.
-    SELECT img.ingest_id, img.city, img.unit_key, oc.object_id,
-           sum(oc.m_pixels[ing.t_pos]::BIGINT) AS m_sum, sum(oc.n_pixels::BIGINT) AS n_sum,
+    -- Per unit and listed object: the sums R_pc (m / n) and lift (m / an) are ratios of (as
+    -- DOUBLE: sums of BIGINT are HUGEINT, which the 10^7-row weighting below multiplies slowly).
+    SELECT s.ukey, l.lid,
+           sum(oc.m_pixels[ing.t_pos])::DOUBLE AS m_sum, sum(oc.n_pixels)::DOUBLE AS n_sum,
            sum(img.area * oc.n_pixels) AS an_sum
     FROM subset s
     JOIN img ON img.ingest_id = s.ingest_id AND img.city = s.city AND img.unit_key = s.unit_key
     JOIN ing ON ing.ingest_id = img.ingest_id
     JOIN object_counts oc ON oc.ingest_id = img.ingest_id AND oc.image_id = img.image_id
     JOIN listed l ON l.ingest_id = oc.ingest_id AND l.city = img.city AND l.object_id = oc.object_id
-    GROUP BY img.ingest_id, img.city, img.unit_key, oc.object_id
+    GROUP BY s.ukey, l.lid
 ),
 weights AS (
-    -- Poisson(1) weight of each unit in resample b, by inverting the CDF at a hashed uniform.
-    SELECT u.ingest_id, u.city, u.unit_key, u.b,
-           CASE WHEN u.u < 0.36787944 THEN 0 WHEN u.u < 0.73575888 THEN 1 WHEN u.u < 0.91969860 THEN 2
-                WHEN u.u < 0.98101184 THEN 3 WHEN u.u < 0.99634015 THEN 4 WHEN u.u < 0.99940582 THEN 5
-                WHEN u.u < 0.99991676 THEN 6 ELSE 7 END AS w
-    FROM (SELECT s.ingest_id, s.city, s.unit_key, rb.b,
-                 hash(xor(hash(xor(s.unit_key, s.ingest_id::UBIGINT)), rb.b::UBIGINT)) / 18446744073709551616.0 AS u
+    -- Poisson(1) weight of each unit in resample b, by inverting the CDF at a hashed uniform;
+    -- the units a resample leaves out (weight 0, 37% of them) add nothing and are dropped.
+    SELECT u.ukey, u.b,
+           CASE WHEN u.u < 0.73575888 THEN 1.0 WHEN u.u < 0.91969860 THEN 2.0
+                WHEN u.u < 0.98101184 THEN 3.0 WHEN u.u < 0.99634015 THEN 4.0 WHEN u.u < 0.99940582 THEN 5.0
+                WHEN u.u < 0.99991676 THEN 6.0 ELSE 7.0 END::DOUBLE AS w
+    FROM (SELECT s.ukey, rb.b, hash(xor(s.ukey, rb.b::UBIGINT)) / 18446744073709551616.0 AS u
           FROM subset s, range(n_boot) rb(b)) u
+    WHERE u.u >= 0.36787944
 ),
 boot AS (
-    SELECT us.ingest_id, us.city, us.object_id, w.b,
+    SELECT us.lid, w.b,
            sum(w.w * us.m_sum) / nullif(sum(w.w * us.n_sum), 0) AS rpc,
            sum(w.w * us.m_sum) / nullif(sum(w.w * us.an_sum), 0) AS lift
-    FROM unit_sums us
-    JOIN weights w ON w.ingest_id = us.ingest_id AND w.city = us.city AND w.unit_key = us.unit_key
-    GROUP BY us.ingest_id, us.city, us.object_id, w.b
+    FROM unit_sums us JOIN weights w ON w.ukey = us.ukey
+    GROUP BY us.lid, w.b
 ),
 ci AS (
-    SELECT bt.ingest_id, bt.city, bt.object_id,
+    SELECT l.ingest_id, l.city, l.object_id,
            quantile_cont(bt.rpc, 0.025) AS rpc_q_low, quantile_cont(bt.rpc, 0.975) AS rpc_q_high,
            quantile_cont(bt.lift, 0.025) AS lift_q_low, quantile_cont(bt.lift, 0.975) AS lift_q_high
-    FROM boot bt GROUP BY bt.ingest_id, bt.city, bt.object_id
+    FROM boot bt JOIN listed l ON l.lid = bt.lid
+    GROUP BY l.ingest_id, l.city, l.object_id
 ),
 centre AS (
     -- The subset's own estimates: the centre of its bootstrap distribution.
-    SELECT us.ingest_id, us.city, us.object_id,
+    SELECT l.ingest_id, l.city, l.object_id,
            sum(us.m_sum) / sum(us.n_sum) AS rpc, sum(us.m_sum) / nullif(sum(us.an_sum), 0) AS lift
-    FROM unit_sums us GROUP BY us.ingest_id, us.city, us.object_id
+    FROM unit_sums us JOIN listed l ON l.lid = us.lid GROUP BY l.ingest_id, l.city, l.object_id
 )
 SELECT est.model, est.segmenter, est.city, est.object, est.threshold,
        est.rpc,
