@@ -37,6 +37,7 @@ ing AS (
 img AS (
     -- unit_key names a unit within its ingest and city (the seed mixed in).
     SELECT ing.ingest_id, im.city, mi.image_id, mi.area_pixels[ing.t_pos] / ing.hw AS area,
+           ing.ingest_id::BIGINT * 4294967296 + mi.image_id AS image_key,
            hash(xor(hash(seed::UBIGINT),
                     CASE WHEN ing.unit = 'place' THEN hash(im.city || chr(0) || im.place_id)
                          ELSE mi.image_id::UBIGINT END)) AS unit_key
@@ -67,7 +68,7 @@ unit_sums AS (
     FROM subset s
     JOIN img ON img.ingest_id = s.ingest_id AND img.city = s.city AND img.unit_key = s.unit_key
     JOIN ing ON ing.ingest_id = img.ingest_id
-    JOIN object_counts oc ON oc.ingest_id = img.ingest_id AND oc.image_id = img.image_id
+    JOIN object_counts oc ON oc.ingest_id::BIGINT * 4294967296 + oc.image_id = img.image_key
     JOIN listed l ON l.ingest_id = oc.ingest_id AND l.city = img.city AND l.object_id = oc.object_id
     GROUP BY s.ukey, l.lid
 ),

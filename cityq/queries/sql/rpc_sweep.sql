@@ -13,7 +13,8 @@ WITH ing AS (
     FROM finished_ingests(model := model, segmenter := segmenter, split := split, target := target) f
 ),
 img AS (
-    SELECT ing.ingest_id, im.city, mi.image_id, mi.area_pixels
+    -- image_key: (ingest, image) as one integer, so that object_counts joins on a single key.
+    SELECT ing.ingest_id, im.city, mi.image_id, mi.area_pixels, ing.ingest_id::BIGINT * 4294967296 + mi.image_id AS image_key
     FROM ing JOIN mask_images mi ON mi.ingest_id = ing.ingest_id
     JOIN images im ON im.image_id = mi.image_id
 ),
@@ -45,7 +46,7 @@ m_counts AS (
                  unnest(oc.m_pixels) AS m, unnest(img.area_pixels) AS area,
                  generate_subscripts(oc.m_pixels, 1) AS k
           FROM object_counts oc
-          JOIN img ON img.ingest_id = oc.ingest_id AND img.image_id = oc.image_id
+          JOIN img ON img.image_key = oc.ingest_id::BIGINT * 4294967296 + oc.image_id
           JOIN kept ON kept.ingest_id = oc.ingest_id AND kept.city = img.city AND kept.object_id = oc.object_id) u
     GROUP BY u.ingest_id, u.city, u.object_id, u.k
 )
