@@ -395,7 +395,9 @@ def test_ar_queries_do_not_filter_ar_by_segmenter():
         versus = s.query("ar arch vs seed", segmenter="small-seg").set_index("comparison")
         assert versus.n_pairs.to_dict() == {"architecture": 2, "seed": 1}
         assert set(s.query("model ingests", segmenter="small-seg").ingest_id) == {1, 2, 3}
-        assert s.query("ar by model pair", segmenter="no such segmenter").empty
+        with pytest.raises(CityqError, match="unknown segmenter"):  # a name the store lacks: an error, never 0 rows
+            s.query("ar by model pair", segmenter="no such segmenter")
+        assert s.sql("SELECT * FROM ar_by_model_pair(segmenter := 'no such segmenter')").empty
 
 
 def test_accuracy_matches_numpy(store, raw):

@@ -71,14 +71,17 @@ class Section:
     sentence: Optional[Callable[[pd.DataFrame], str]] = None  # the finding in words, above the table
 
 
+# The columns of `ar arch vs seed` a headline table shows (the report's and serve's home page).
+ARCH_VS_SEED_COLUMNS = ("comparison", "mean_ar", "sd_ar", "n_pairs", "p_value", "min_p", "n_relabellings",
+                        "mean_ar_common", "p_value_common")
+
 # The findings: what the study found, first on the page.
 FINDINGS: tuple[Section, ...] = (
     Section("top objects", "The objects each model relies on most (top 5 by lift per city, in at least 5 of its "
             "images; in brackets: lift, its 95% bootstrap lower bound)", chart=False,
             table=True, table_view=top_objects_table, per_segmenter=True),
     Section("ar arch vs seed", "Do architectures differ more than seeds? (Table 2)", chart=False, table=True,
-            table_columns=("comparison", "mean_ar", "sd_ar", "n_pairs", "p_value", "min_p", "n_relabellings",
-                           "mean_ar_common", "p_value_common"), sentence=arch_vs_seed_sentence),
+            table_columns=ARCH_VS_SEED_COLUMNS, sentence=arch_vs_seed_sentence),
     Section("accuracy", "How well the models tell the cities apart", chart=False, table=True,
             table_columns=("model", "arch", "seed", "n_images", "accuracy")),
 )

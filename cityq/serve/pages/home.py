@@ -13,25 +13,31 @@ TOP_OBJECTS = {"k": 3}
 
 def routes(site) -> list[Route]:
     def home(request):
-        from cityq.report.sections import top_objects_table
+        from cityq.report.sections import ARCH_VS_SEED_COLUMNS, arch_vs_seed_sentence, top_objects_table
         from cityq.store import browse
 
+        def arch_vs_seed(frame):
+            return frame[[c for c in ARCH_VS_SEED_COLUMNS if c in frame]] if len(frame) else frame
+
         def read(store):
-            findings = {}
+            findings, sentences = {}, {}
             for name, params, view in (("top objects", TOP_OBJECTS, top_objects_table),
-                                       ("ar arch vs seed", {}, None)):
+                                       ("ar arch vs seed", {}, arch_vs_seed)):
                 try:
                     frame = store.query(name, **params)
-                    findings[name] = table(view(frame) if view is not None and len(frame) else frame)
+                    findings[name] = table(view(frame) if len(frame) else frame)
+                    if name == "ar arch vs seed" and len(frame):
+                        sentences[name] = arch_vs_seed_sentence(frame)
                 except CityqError as exc:
                     findings[name] = str(exc)
-            return browse.overview(store), findings
+            return browse.overview(store), findings, sentences
 
-        held, findings = site.read(("home",), read)
+        held, findings, sentences = site.read(("home",), read)
         return site.page(request, "home.html", {
             "held": {title: table(frame) for title, frame in held.items()},
             "models": held["models"]["model"].tolist(),
             "findings": findings,
+            "sentences": sentences,
             "top_params": TOP_OBJECTS,
         })
 
