@@ -79,6 +79,7 @@ def test_every_page_answers_200(served, study):
     for shown in ("95% bootstrap lower bound", "min_p", "n_relabellings", "mean_ar_common", "p_value_common",
                   "relabellings: p ="):
         assert shown in page, shown
+    assert "minimum support" in page  # 4 test images per city: no object reaches the support of 5
 
 
 def test_tiles_of_every_layer_are_pngs(served, study):

@@ -8,7 +8,7 @@ from cityq.errors import CityqError
 from cityq.serve.site import table
 
 # The headline queries, with the parameters the page runs them at.
-TOP_OBJECTS = {"k": 3}
+TOP_OBJECTS = {"k": 3, "min_support": 5}
 
 
 def routes(site) -> list[Route]:
@@ -26,6 +26,11 @@ def routes(site) -> list[Route]:
                 try:
                     frame = store.query(name, **params)
                     findings[name] = table(view(frame) if len(frame) else frame)
+                    if name == "top objects" and not len(frame):
+                        findings[name] = (
+                            "No rows: no finished ingest yet, or no object present in at least "
+                            f"{TOP_OBJECTS['min_support']} of a city's images (the minimum support; query "
+                            "`top objects` with a lower min_support to see them).")
                     if name == "ar arch vs seed" and len(frame):
                         sentences[name] = arch_vs_seed_sentence(frame)
                 except CityqError as exc:
