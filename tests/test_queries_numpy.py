@@ -472,3 +472,20 @@ def test_every_catalogue_query_returns_rows(store):
                  "ar arch vs seed", "ar pairs", "accuracy", "accuracy by city", "explanation area", "model ingests",
                  "image predictions"):
         assert len(store.query(name)) > 0, name
+
+
+def test_bootstrap_intervals_do_not_hang_on_ingest_numbers(store):
+    """An ingest run again gets a new ingest_id; its intervals must not change with it."""
+    before = store.query("top objects", k=3, n_boot=200)
+    with Store(":memory:") as s:
+        write_synthetic_counts(s, SyntheticCountsConfig(
+            n_images=90, archs=("vgg11", "simple"), seeds=(0, 1), cities=("tokyo", "pittsburgh", "paris"),
+            objects_per_image=12, size=SIZE, seed=3,
+        ))
+        for table in ("object_counts", "mask_images", "mask_blocks", "residuals", "residual_pairs", "ingests"):
+            columns = [c for c in s.con.execute(f"DESCRIBE {table}").df().column_name]
+            for key in ("ingest_id", "ingest_a", "ingest_b"):
+                if key in columns:
+                    s.con.execute(f"UPDATE {table} SET {key} = {key} + 100")
+        after = s.query("top objects", k=3, n_boot=200)
+    pd.testing.assert_frame_equal(before, after)
