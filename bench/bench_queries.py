@@ -58,7 +58,6 @@ def _pandas_rpc(folder: Path) -> pd.DataFrame:
             "m": pc.list_element(counts["m_pixels"], k).to_numpy().astype(np.int64),
         }
     ).merge(city, on="image_id")
-    sums = frame.groupby(["ingest_id", "city", "object_id"], as_index=False)[["n", "m"]].sum()
     masks = pq.read_table(folder / "mask_images.parquet", columns=["ingest_id", "image_id", "area_pixels"])
     area = pd.DataFrame(
         {
@@ -66,15 +65,19 @@ def _pandas_rpc(folder: Path) -> pd.DataFrame:
             "image_id": masks["image_id"].to_numpy(),
             "area": pc.list_element(masks["area_pixels"], k).to_numpy() / hw,
         }
-    ).merge(city, on="image_id")
-    per_city = area.groupby(["ingest_id", "city"], as_index=False).agg(
+    )
+    # Lift's baseline: each image's explanation area, weighted by the object's pixels there.
+    frame = frame.merge(area, on=["ingest_id", "image_id"])
+    frame["an"] = frame.area * frame.n
+    sums = frame.groupby(["ingest_id", "city", "object_id"], as_index=False)[["n", "m", "an"]].sum()
+    per_city = area.merge(city, on="image_id").groupby(["ingest_id", "city"], as_index=False).agg(
         n_images=("area", "size"), mean_area=("area", "mean")
     )
     out = sums.merge(per_city, on=["ingest_id", "city"]).merge(ingests[["ingest_id", "model"]], on="ingest_id")
     out["mean_pixels"] = out.n / out.n_images
     out = out[out.mean_pixels > 100 * hw / 224**2]
     out["rpc"] = out.m / out.n
-    out["lift"] = out.rpc / out.mean_area
+    out["lift"] = out.m / out.an
     return out
 
 
@@ -97,7 +100,7 @@ def _pandas_objects(folder: Path) -> pd.DataFrame:
     return out
 
 
-def _pandas_ar(folder: Path, n_boot: int = 400, boot_size: int = 1000) -> pd.DataFrame:
+def _pandas_ar(folder: Path, n_boot: int = 1000, boot_size: int = 1000) -> pd.DataFrame:
     """Per pair: mean AR and the same Poisson m-out-of-n bootstrap CI as the query."""
     residuals = pd.read_parquet(folder / "residuals.parquet")
     rng = np.random.default_rng(0)
@@ -170,6 +173,7 @@ def run(quick: bool) -> list[dict]:
         got = store.query("rpc by city", threshold=THRESHOLD)
         expected = _pandas_rpc(folder)
         assert len(got) == len(expected) and np.isclose(got.rpc.sum(), expected.rpc.sum())
+        assert np.isclose(got.lift.sum(), expected.lift.sum())
         store.close()
     return results
 

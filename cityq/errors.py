@@ -18,5 +18,8 @@ def sql_error_text(exc: Exception) -> str:
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     if not lines:
         return type(exc).__name__
+    # A macro that refuses its input (an off-grid threshold: `threshold_position`) raises
+    # DuckDB's error(), whose text is already the whole message.
+    lines[0] = lines[0].removeprefix("Invalid Input Error: ")
     hints = [line for line in lines[1:] if line.startswith(("Candidate bindings", "Did you mean", "HINT"))]
     return "; ".join([lines[0], *hints])

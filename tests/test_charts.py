@@ -258,3 +258,29 @@ def test_store_chart_and_chart_list(two_segmenter_store, cli):
     assert set(_rows(chart.to_dict())["segmenter"]) == {"labels"}
     listed = cli(["chart", "--list"]).stdout.split("\n")
     assert "rpc by city" in listed and "training curves" in listed
+
+
+def test_top_objects_draw_the_lifts_bootstrap_interval(store):
+    """A whisker from lift_low to lift_high on each bar: the lower bound a reader needs to judge
+    a lift, with the rows' own values."""
+    frame = store.query("top objects")
+    spec = render_chart("top objects", frame).to_dict()
+    parts = list(_spec_parts(spec))
+    assert any(p.get("encoding", {}).get("x", {}).get("field") == "lift_low"
+               and p.get("encoding", {}).get("x2", {}).get("field") == "lift_high" for p in parts)
+    rows = _rows(spec)
+    assert (rows["lift_low"] <= rows["lift"]).all() and (rows["lift"] <= rows["lift_high"]).all()
+
+
+def test_arch_vs_seed_chart_shows_both_resolutions_and_what_p_rests_on(store):
+    frame = store.query("ar arch vs seed")
+    spec = render_chart("ar arch vs seed", frame).to_dict()
+    rows = _rows(spec)
+    assert set(rows["resolution"]) == {"native CAMs", "common resolution"}
+    common = rows[rows["resolution"] == "common resolution"].set_index("comparison")["ar"]
+    assert common.to_dict() == pytest.approx(frame.set_index("comparison")["mean_ar_common"].to_dict())
+    subtitle = " ".join(spec["title"]["subtitle"])
+    tested = frame.dropna(subset=["p_value"]).iloc[0]
+    assert f"all {int(tested['n_relabellings']):,} relabellings" in subtitle
+    assert f"p = {tested['p_value']:.3g} (smallest possible {tested['min_p']:.3g})" in subtitle
+    assert "at a common CAM resolution: p =" in subtitle

@@ -13,6 +13,9 @@ def test_quick_demo_runs_every_stage(tmp_path, cli):
     assert (out / "report.html").stat().st_size > 10_000
     assert any((out / "charts").glob("*.png"))
     assert "Top objects by lift" in result.stdout and "architecture" in result.stdout
+    # The printout shows the lift's lower bound and support, and p with what it rests on.
+    for column in ("lift_low", "n_images_with", "p_value", "min_p", "n_relabellings", "mean_ar_common"):
+        assert column in result.stdout, column
     assert "Try next:" in result.stdout
     from cityq.store import Store
 

@@ -4,6 +4,7 @@ label maps; masks are recoverable; reruns, resumption and bad input behave."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -60,12 +61,15 @@ def test_rpc_and_lift_equal_numpy(tiny_ingested):
         for row in rows.itertuples():
             sel = np.array([cities[int(i)] == row.city for i in ids])
             p = store.object_index(row.object)
-            n = (labels[sel] == p).sum()
+            n_i = (labels[sel] == p).sum(axis=(1, 2))
             m = ((labels[sel] == p) & (masks[sel] >= t)).sum()
-            area = (masks[sel] >= t).mean()
-            assert row.rpc == pytest.approx(m / n, abs=1e-9)
-            assert row.lift == pytest.approx((m / n) / area, rel=1e-6)
-            assert row.n_images == sel.sum()
+            area_i = (masks[sel] >= t).mean(axis=(1, 2))
+            chance = (area_i * n_i).sum() / n_i.sum()  # a random mask of each image's own area
+            assert row.rpc == pytest.approx(m / n_i.sum(), abs=1e-9)
+            assert row.chance_rpc == pytest.approx(chance, rel=1e-9)
+            assert row.lift == pytest.approx((m / n_i.sum()) / chance, rel=1e-6)
+            assert row.mean_area == pytest.approx(area_i.mean(), rel=1e-9)
+            assert row.n_images == sel.sum() and row.n_images_with == (n_i > 0).sum()
 
 
 def test_ar_equals_numpy(tiny_ingested):
@@ -86,6 +90,78 @@ def test_ar_equals_numpy(tiny_ingested):
         assert row["ar"].iloc[0] == pytest.approx(expected.mean(), abs=1e-6)
         assert row["n_images"].iloc[0] == len(ids_a)
         assert len(pairs) == 3  # every pair of the three models, once
+
+
+def _np_area_pool(cam, grid):
+    """Adaptive average pooling: output cell i averages input rows floor(i*h/g) .. ceil((i+1)*h/g)-1."""
+    (h, w), (gh, gw) = cam.shape, grid
+    return np.array([[cam[(i * h) // gh:-(-(i + 1) * h // gh), (j * w) // gw:-(-(j + 1) * w // gw)].mean()
+                      for j in range(gw)] for i in range(gh)])
+
+
+def _np_mask(cam, size):
+    """Bilinear upsampling (align_corners=False: source = (x + 0.5) * in / out - 0.5, clamped), then min-max."""
+    def axis(n_out, n_in):
+        src = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, None)
+        lo = np.minimum(np.floor(src).astype(int), n_in - 1)
+        return lo, np.minimum(lo + 1, n_in - 1), src - lo
+
+    r0, r1, fr = axis(size, cam.shape[0])
+    c0, c1, fc = axis(size, cam.shape[1])
+    rows = cam[r0] * (1 - fr)[:, None] + cam[r1] * fr[:, None]
+    up = rows[:, c0] * (1 - fc) + rows[:, c1] * fc
+    up = up - up.min()
+    return up / (up.max() + 1e-7)
+
+
+def test_ar_at_a_common_resolution_equals_numpy(tiny_ingested):
+    """resnet18 (2x2 CAMs at 64 px) against simple (8x8): simple's CAM area-averaged to 2x2,
+    both upsampled alike; a seed pair (same grid) has the same AR either way."""
+    with Store(tiny_ingested, read_only=True) as store:
+        ids, cams_r = store.cams("resnet18-s0")
+        _, cams_s = store.cams("simple-s0")
+        assert cams_r.shape[1:] == (2, 2) and cams_s.shape[1:] == (8, 8)
+        size = store.masks("simple-s0")[1].shape[-1]
+        native = [np.abs(_np_mask(a, size) - _np_mask(b, size)).mean() for a, b in zip(cams_r, cams_s)]
+        common = [np.abs(_np_mask(_np_area_pool(a, (2, 2)), size) - _np_mask(_np_area_pool(b, (2, 2)), size)).mean()
+                  for a, b in zip(cams_r, cams_s)]
+        rows = store.query("ar pairs", model="simple-s0")
+        rows = rows[rows.model_a == "resnet18-s0"].set_index("image_id").loc[ids]
+        np.testing.assert_allclose(rows.ar, native, atol=2e-6)
+        np.testing.assert_allclose(rows.ar_common, common, atol=2e-6)
+        assert np.abs(np.array(common) - native).max() > 1e-3  # the control changes something here
+        seed = store.query("ar pairs", model="resnet18-s1")
+        seed = seed[seed.model_a == "resnet18-s0"]
+        np.testing.assert_array_equal(seed.ar_common, seed.ar)
+        pair = store.query("ar by model pair").set_index(["model_a", "model_b"]).loc[("resnet18-s0", "simple-s0")]
+        assert pair.ar_common == pytest.approx(np.mean(common), abs=1e-6)
+
+
+def test_an_ingest_run_again_fills_in_ar_at_a_common_resolution(tiny_ingested, copy_store):
+    """A store from before AR at a common resolution: the queries show it missing (not a silent
+    NULL mean), `cityq check` says what to run, and running the ingest again computes it."""
+    from cityq.store.check import check_store
+
+    path = copy_store(tiny_ingested)
+    with Store(path) as store:
+        before = store.fetch_df("SELECT * FROM residuals ORDER BY ingest_a, ingest_b, image_id")
+        store.con.execute("UPDATE residuals SET ar_common = NULL")
+        store.con.execute("UPDATE residual_pairs SET mean_ar_common = NULL")
+        versus = store.query("ar arch vs seed")
+        assert versus.mean_ar_common.isna().all() and versus.p_value_common.isna().all()
+        assert (versus.n_pairs_common == 0).all() and (versus.n_pairs > 0).all()
+        assert store.query("ar by model pair").ar_common.isna().all()
+        warnings = [f for f in check_store(store) if "common resolution" in f.what]
+        assert len(warnings) == 1 and "3 residual pairs" in warnings[0].what
+        assert "`cityq ingest --model resnet18-s0`" in warnings[0].todo
+        summary = ingest_model(store, "resnet18-s0", IngestOptions(**QUIET))
+        assert summary.already_done and sorted(m for m, _ in summary.pairs) == ["resnet18-s1", "simple-s0"]
+        summary = ingest_model(store, "simple-s0", IngestOptions(**QUIET))
+        assert summary.already_done and [m for m, _ in summary.pairs] == ["resnet18-s1"]
+        after = store.fetch_df("SELECT * FROM residuals ORDER BY ingest_a, ingest_b, image_id")
+        pd.testing.assert_frame_equal(before, after)
+        assert not [f for f in check_store(store) if "common resolution" in f.what]
+        assert ingest_model(store, "simple-s0", IngestOptions(**QUIET)).pairs == []
 
 
 def test_second_ingest_does_nothing(tiny_ingested, copy_store):

@@ -301,7 +301,7 @@ def test_check_repeats_the_segmenter_in_the_command_it_suggests(cli, tiny_ingest
 
 def test_query_show_list_and_names(cli):
     shown = cli(["query", "--show", "top objects"]).stdout
-    assert "-- param k = 5" in shown and "FROM rpc_by_city(" in shown and "(one or several: a,b)" in shown
+    assert "-- param k = 5" in shown and "FROM rpc_by_city_ci(" in shown and "(one or several: a,b)" in shown
     listed = {r["name"]: r for r in _csv(cli(["query", "--list", "-f", "csv"]).stdout)}
     assert listed["rpc by city"]["chart"] == "yes" and listed["finished ingests"]["chart"] == ""
     names = cli(["query", "--names", "--no-headers", "-f", "tsv"]).stdout.splitlines()

@@ -46,17 +46,21 @@ def raw(store):
 
 
 def numpy_rpc(raw, t_index: int, min_mean_pixels: float) -> dict:
-    """{(model, city, object): (rpc, lift, n_images, mean_pixels)} by plain numpy."""
+    """{(model, city, object): (rpc, lift, n_images, mean_pixels, mean_area, chance_rpc,
+    n_images_with)} by plain numpy. Lift's baseline is what a random mask of each image's own
+    explanation area a_i gives: sum_i a_i N_p,i / sum_i N_p,i."""
     hw = SIZE * SIZE
     out = {}
     for ingest_id, model in zip(raw["ingests"].ingest_id, raw["ingests"].model):
         masks = raw["masks"][raw["masks"].ingest_id == ingest_id]
         mask_city = np.array([raw["city"][i] for i in masks.image_id])
         area = np.stack(masks.area_pixels.to_numpy())[:, t_index] / hw
+        area_of = dict(zip(masks.image_id, area))
         counts = raw["counts"][raw["counts"].ingest_id == ingest_id]
         count_city = np.array([raw["city"][i] for i in counts.image_id])
         m = np.stack(counts.m_pixels.to_numpy())[:, t_index].astype(np.float64)
         n = counts.n_pixels.to_numpy().astype(np.float64)
+        a = np.array([area_of[i] for i in counts.image_id])
         for city in np.unique(mask_city):
             n_images = int((mask_city == city).sum())
             mean_area = area[mask_city == city].mean()
@@ -66,7 +70,9 @@ def numpy_rpc(raw, t_index: int, min_mean_pixels: float) -> dict:
                 if mean_pixels <= min_mean_pixels:
                     continue
                 rpc = m[sel].sum() / n[sel].sum()
-                out[(model, city, raw["names"][obj])] = (rpc, rpc / mean_area, n_images, mean_pixels)
+                chance = (a[sel] * n[sel]).sum() / n[sel].sum()
+                out[(model, city, raw["names"][obj])] = (rpc, rpc / chance, n_images, mean_pixels, mean_area, chance,
+                                                         int((n[sel] > 0).sum()))
     return out
 
 
@@ -78,7 +84,8 @@ def as_dict(frame: pd.DataFrame, columns: list[str]) -> dict:
 def test_rpc_by_city_matches_numpy(store, raw, threshold):
     t_index = int(np.flatnonzero(np.isclose(raw["grid"], threshold))[0])
     expected = numpy_rpc(raw, t_index, 100 * SIZE * SIZE / 224**2)
-    got = as_dict(store.query("rpc by city", threshold=threshold), ["rpc", "lift", "n_images", "mean_pixels"])
+    got = as_dict(store.query("rpc by city", threshold=threshold),
+                  ["rpc", "lift", "n_images", "mean_pixels", "mean_area", "chance_rpc", "n_images_with"])
     assert got.keys() == expected.keys()
     for key, values in expected.items():
         np.testing.assert_allclose(got[key], values, rtol=1e-9, err_msg=str(key))
@@ -106,9 +113,52 @@ def test_objects_default_bar_scales_with_image_area(store):
     assert np.allclose(objects.min_mean_pixels, 100 * SIZE * SIZE / 224**2)
 
 
+def test_lift_divides_by_the_n_weighted_area_not_the_plain_mean(store, raw):
+    """Where the explanation's area grows with how much of an object an image holds (here: the
+    planted objects draw attention, and the area is the sum of the objects' M), the N-weighted
+    baseline and the plain mean of the areas differ, and lift follows the weighted one."""
+    expected = numpy_rpc(raw, 9, 100 * SIZE * SIZE / 224**2)
+    got = as_dict(store.query("rpc by city", threshold=0.5), ["lift", "chance_rpc", "mean_area", "rpc"])
+    old_lift = {key: v[0] / v[4] for key, v in expected.items()}
+    gaps = [abs(old_lift[key] / v[1] - 1) for key, v in expected.items()]
+    assert np.max(gaps) > 0.2 and np.mean(np.array(gaps) > 0.05) > 0.2  # the two baselines differ
+    area = np.stack(raw["masks"].area_pixels.to_numpy())[:, 9]
+    for key, (rpc, lift, *_rest) in expected.items():
+        assert got[key][0] == pytest.approx(lift, rel=1e-9)
+        assert got[key][0] == pytest.approx(got[key][3] / got[key][1], rel=1e-9)
+    # The baseline is a weighted mean of areas, so it lies within their range.
+    chances = np.array([v[1] for v in got.values()])
+    assert chances.min() >= area.min() / SIZE**2 and chances.max() <= area.max() / SIZE**2
+
+
 def test_threshold_off_the_grid_is_refused(store):
     with pytest.raises(CityqError, match="not on the stored grid"):
         store.query("rpc by city", threshold=0.33)
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT * FROM rpc_by_city(threshold := 0.52)",
+    "SELECT * FROM top_objects(threshold := 0.52)",
+    "SELECT * FROM rpc_by_city_ci(threshold := 0.52, n_boot := 10)",
+    "SELECT * FROM explanation_area(threshold := 0.52)",
+    "SELECT * FROM rpc_by_city(threshold := NULL)",
+])
+def test_threshold_off_the_grid_is_refused_in_adhoc_sql(store, sql):
+    with pytest.raises(CityqError, match="is not on the stored grid"):
+        store.sql(sql)
+
+
+def test_threshold_is_checked_against_each_ingests_own_grid():
+    with Store(":memory:") as s:
+        write_synthetic_counts(s, SyntheticCountsConfig(n_images=12, archs=("vgg11",), seeds=(0, 1), size=SIZE))
+        # vgg11-s1 was ingested on a grid without 0.5: it refuses, vgg11-s0 answers.
+        s.con.execute("UPDATE ingests SET thresholds = list_transform(thresholds, lambda v: v + 0.01) "
+                      "WHERE model = 'vgg11-s1'")
+        assert len(s.sql("SELECT * FROM rpc_by_city(threshold := 0.5, model := 'vgg11-s0')")) > 0
+        with pytest.raises(CityqError, match=r"threshold 0.5 is not on the stored grid of an ingest \(0.06, 0.11"):
+            s.sql("SELECT * FROM rpc_by_city(threshold := 0.5)")
+        with pytest.raises(CityqError, match="not on the stored grid"):
+            s.query("rpc by city", threshold=0.5, model="vgg11-s1")
 
 
 def test_rpc_sweep_matches_numpy_at_every_threshold(store, raw):
@@ -175,24 +225,179 @@ def test_ar_by_model_pair_subsampled_ci_keeps_its_width(store, raw):
     assert np.median(width_sub / width_full) == pytest.approx(1.0, rel=0.35)
 
 
-def test_ar_arch_vs_seed_matches_exact_permutation_test(store, raw):
-    arch = dict(zip(raw["models"].model, raw["models"].arch))
-    pairs = {k: v.mean() for k, v in numpy_pair_ar(raw).items()}
-    is_arch = np.array([arch[a] != arch[b] for a, b in pairs])
-    values = np.array(list(pairs.values()))
-    observed = values[is_arch].mean() - values[~is_arch].mean()
-    diffs = []
-    for chosen in itertools.combinations(range(len(values)), int(is_arch.sum())):
-        mask = np.zeros(len(values), bool)
-        mask[list(chosen)] = True
-        diffs.append(values[mask].mean() - values[~mask].mean())
-    exact_p = np.mean(np.asarray(diffs) >= observed - 1e-12)
-    got = store.query("ar arch vs seed", n_perm=20000).set_index("comparison")
-    assert got.loc["architecture", "mean_ar"] == pytest.approx(values[is_arch].mean())
-    assert got.loc["seed", "mean_ar"] == pytest.approx(values[~is_arch].mean())
-    assert got.loc["architecture", "n_pairs"] == 4 and got.loc["seed", "n_pairs"] == 2
-    assert got.loc["seed", "p_value"] == pytest.approx(exact_p, abs=0.015)
-    assert got.loc["architecture", "mean_ar"] > got.loc["seed", "mean_ar"]
+@pytest.fixture(scope="module")
+def store_4x2():
+    """The paper's design: 4 architectures x 2 seeds (105 distinct relabellings)."""
+    s = Store(":memory:")
+    write_synthetic_counts(s, SyntheticCountsConfig(n_images=30, objects_per_image=8, size=SIZE, seed=5))
+    yield s
+    s.close()
+
+
+def brute_force_relabelling(store, column: str = "ar"):
+    """The permutation test by brute force: every permutation of the architecture labels over the
+    models (itertools), each mapped to the partition of the models it makes; the statistic is
+    mean(pair AR between blocks) - mean(pair AR within blocks), from the per-image rows."""
+    residuals = store.con.execute(
+        f"SELECT a.model AS ma, b.model AS mb, r.{column} AS ar FROM residuals r "
+        "JOIN ingests a ON a.ingest_id = r.ingest_a JOIN ingests b ON b.ingest_id = r.ingest_b").df()
+    pair_ar = {tuple(sorted(k)): g.ar.mean() for k, g in residuals.groupby(["ma", "mb"])}
+    arch = dict(store.con.execute("SELECT model, arch FROM models").fetchall())
+    models = sorted(arch)
+
+    def statistic(group):
+        between = [v for (a, b), v in pair_ar.items() if group[a] != group[b]]
+        within = [v for (a, b), v in pair_ar.items() if group[a] == group[b]]
+        return np.mean(between) - np.mean(within)
+
+    by_partition = {}
+    for labels in set(itertools.permutations([arch[m] for m in models])):
+        group = dict(zip(models, labels))
+        partition = frozenset(frozenset(m for m in models if group[m] == g) for g in set(labels))
+        by_partition[partition] = statistic(group)
+    diffs = np.array(list(by_partition.values()))
+    observed = statistic(arch)
+    return {"p": np.mean(diffs >= observed - 1e-12), "min_p": np.mean(diffs >= diffs.max() - 1e-12),
+            "n": len(diffs), "observed": observed, "diffs": diffs}
+
+
+@pytest.mark.parametrize("design,n_distinct", [("2x2", 3), ("4x2", 105)])
+def test_ar_arch_vs_seed_is_the_exact_relabelling_test(store, store_4x2, design, n_distinct):
+    s = store if design == "2x2" else store_4x2
+    expected = brute_force_relabelling(s)
+    common = brute_force_relabelling(s, "ar_common")
+    assert expected["n"] == n_distinct
+    got = s.query("ar arch vs seed").set_index("comparison")
+    for row in got.itertuples():
+        assert row.exact and row.n_relabellings == n_distinct
+        assert row.p_value == pytest.approx(expected["p"], abs=1e-12)
+        assert row.min_p == pytest.approx(expected["min_p"], abs=1e-12)
+        assert row.p_value_common == pytest.approx(common["p"], abs=1e-12)
+    diff = got.loc["architecture", "mean_ar"] - got.loc["seed", "mean_ar"]
+    assert diff == pytest.approx(expected["observed"])
+    diff_common = got.loc["architecture", "mean_ar_common"] - got.loc["seed", "mean_ar_common"]
+    assert diff_common == pytest.approx(common["observed"])
+    n_models = 4 if design == "2x2" else 8
+    assert got.n_pairs.sum() == got.n_pairs_common.sum() == n_models * (n_models - 1) // 2
+    if design == "2x2":
+        assert expected["min_p"] == pytest.approx(1 / 3)  # what 2 archs x 2 seeds can show at best
+
+
+def test_ar_arch_vs_seed_samples_relabellings_when_there_are_too_many(store_4x2):
+    expected = brute_force_relabelling(store_4x2)
+    got = store_4x2.query("ar arch vs seed", max_exact=100, n_perm=4000).set_index("comparison")
+    row = got.loc["seed"]
+    assert not row.exact and row.n_relabellings == 4000 and row.min_p == pytest.approx(1 / 4001)
+    # Uniform random label permutations weight every partition alike: p near the exact one.
+    assert row.p_value == pytest.approx((1 + 4000 * expected["p"]) / 4001, abs=4 * np.sqrt(0.01 / 4000) + 0.002)
+    again = store_4x2.query("ar arch vs seed", max_exact=100, n_perm=4000)
+    pd.testing.assert_frame_equal(got.reset_index(), again)
+
+
+@pytest.fixture(scope="module")
+def store_views():
+    """Tokyo 24/7's layout: 12 views of each place, which share one scene."""
+    s = Store(":memory:")
+    write_synthetic_counts(s, SyntheticCountsConfig(
+        n_images=360, archs=("vgg11", "simple"), seeds=(0,), objects_per_image=8, size=SIZE, seed=7,
+        views_per_place=12))
+    yield s
+    s.close()
+
+
+def numpy_place_bootstrap(store, model: str, city: str, obj: int, n_boot: int = 2000):
+    """Lift's 95% percentile interval by a plain numpy cluster bootstrap: whole places drawn
+    with replacement (multinomial), lift = sum M / sum a N over the drawn images."""
+    rows = store.con.execute(
+        "SELECT im.place_id, mi.image_id, mi.area_pixels[10] / $hw AS area, "
+        "coalesce(oc.m_pixels[10], 0) AS m, coalesce(oc.n_pixels, 0) AS n FROM mask_images mi "
+        "JOIN ingests g ON g.ingest_id = mi.ingest_id JOIN images im ON im.image_id = mi.image_id "
+        "LEFT JOIN object_counts oc ON oc.ingest_id = mi.ingest_id AND oc.image_id = mi.image_id "
+        "AND oc.object_id = $obj WHERE g.model = $model AND im.city = $city",
+        {"hw": SIZE * SIZE, "obj": obj, "model": model, "city": city}).df()
+    places = rows.groupby("place_id").apply(
+        lambda g: pd.Series({"m": g.m.sum(), "an": (g.area * g.n).sum()}), include_groups=False)
+    rng = np.random.default_rng(0)
+    draws = rng.integers(0, len(places), (n_boot, len(places)))
+    lifts = places.m.to_numpy()[draws].sum(1) / places.an.to_numpy()[draws].sum(1)
+    return np.quantile(lifts, [0.025, 0.975]), len(places)
+
+
+def test_bootstrap_resamples_places_when_a_dataset_has_several_views_of_one(store, store_views):
+    by_place = store_views.query("rpc by city ci", model="vgg11-s0")
+    by_image = store_views.query("rpc by city ci", model="vgg11-s0", unit="image")
+    assert set(by_place.unit) == {"place"} and set(by_image.unit) == {"image"}
+    assert set(by_place.n_units) == {15} and set(by_image.n_units) == {180}  # 180 images per city, 12 per place
+    assert set(store.query("rpc by city ci", model="vgg11-s0", n_boot=50).unit) == {"image"}
+    merged = by_place.merge(by_image, on=["city", "object"], suffixes=("_place", "_image"))
+    ratio = (merged.lift_high_place - merged.lift_low_place) / (merged.lift_high_image - merged.lift_low_image)
+    assert np.median(ratio) > 1.8  # 12 correlated views are far fewer than 12 independent draws
+    assert np.allclose(merged.lift_place, merged.lift_image) and np.allclose(merged.rpc_place, merged.rpc_image)
+    # One object against a numpy bootstrap over places.
+    row = by_place[(by_place.city == "tokyo") & (by_place.object == "signboard")].iloc[0]
+    (low, high), n_places = numpy_place_bootstrap(store_views, "vgg11-s0", "tokyo", 43)
+    assert n_places == row.n_units
+    assert row.lift_high - row.lift_low == pytest.approx(high - low, rel=0.35)
+    assert row.lift_low < row.lift < row.lift_high
+
+
+def test_ar_bootstrap_resamples_places_too(store_views):
+    by_place = store_views.query("ar by model pair").iloc[0]
+    by_image = store_views.query("ar by model pair", unit="image").iloc[0]
+    assert (by_place.unit, by_place.n_units, by_image.unit, by_image.n_units) == ("place", 30, "image", 360)
+    assert by_place.ar == pytest.approx(by_image.ar)
+    assert (by_place.ci_high - by_place.ci_low) > 1.8 * (by_image.ci_high - by_image.ci_low)
+
+
+def test_resampling_unit_must_be_place_or_image(store):
+    with pytest.raises(CityqError, match="unit must be 'place', 'image' or NULL, not 'town'"):
+        store.query("ar by model pair", unit="town")
+
+
+def test_top_objects_rank_by_lift_among_supported_objects_with_a_lower_bound(store, raw):
+    expected = numpy_rpc(raw, 9, 100 * SIZE * SIZE / 224**2)
+    support = 12  # of 30 images per city: some objects fall below it
+    assert any(v[6] < support for v in expected.values()) and any(v[6] >= support for v in expected.values())
+    top = store.query("top objects", k=3, min_support=support, n_boot=200)
+    ci = store.query("rpc by city ci", n_boot=200).set_index(["model", "city", "object"])
+    for (model, city), group in top.groupby(["model", "city"]):
+        lifts = sorted(((v[1], key[2]) for key, v in expected.items() if key[:2] == (model, city) and v[6] >= support),
+                       reverse=True)
+        assert list(group.sort_values("rank").object) == [name for _, name in lifts[:3]]
+        for r in group.itertuples():
+            assert r.n_images_with >= support
+            assert r.lift_low == pytest.approx(ci.loc[(model, city, r.object), "lift_low"])
+            assert r.lift_low < r.lift < r.lift_high
+    default = store.query("top objects", n_boot=50)
+    assert default.n_images_with.min() >= 5
+
+
+def test_ar_queries_do_not_filter_ar_by_segmenter():
+    """A model counted with a second segmenter: its AR rows hang on its first ingest, and asking
+    for the second segmenter's models must still find them."""
+    with Store(":memory:") as s:
+        write_synthetic_counts(s, SyntheticCountsConfig(n_images=20, archs=("vgg11", "simple"), seeds=(0, 1),
+                                                        size=SIZE))
+        s.con.execute("INSERT INTO segmenters VALUES ('small-seg', 'small', NULL, '{}', NULL, now())")
+        s.con.execute("INSERT INTO segmentations (segmenter, dataset, height, width, zarr_path, created_at) "
+                      "SELECT 'small-seg', dataset, height, width, 'x', now() FROM segmentations")
+        s.con.execute("INSERT INTO ingests (model, split, target, segmentation_id, thresholds, height, width, "
+                      "cam_height, cam_width, block_size, n_images, zarr_path, status, config, created_at) "
+                      "SELECT model, split, target, (SELECT max(segmentation_id) FROM segmentations), thresholds, "
+                      "height, width, cam_height, cam_width, block_size, n_images, zarr_path, 'done', config, now() "
+                      "FROM ingests WHERE model IN ('vgg11-s0', 'vgg11-s1', 'simple-s0')")
+        everything = s.query("ar by model pair")
+        assert len(everything) == 6
+        small = s.query("ar by model pair", segmenter="small-seg")
+        assert len(small) == 3 and set(small.model_a) | set(small.model_b) == {"vgg11-s0", "vgg11-s1", "simple-s0"}
+        merged = small.merge(everything, on=["model_a", "model_b"])
+        assert np.allclose(merged.ar_x, merged.ar_y) and np.allclose(merged.ci_low_x, merged.ci_low_y)
+        versus = s.query("ar arch vs seed", segmenter="small-seg").set_index("comparison")
+        assert versus.n_pairs.to_dict() == {"architecture": 2, "seed": 1}
+        assert set(s.query("model ingests", segmenter="small-seg").ingest_id) == {1, 2, 3}
+        with pytest.raises(CityqError, match="unknown segmenter"):  # a name the store lacks: an error, never 0 rows
+            s.query("ar by model pair", segmenter="no such segmenter")
+        assert s.sql("SELECT * FROM ar_by_model_pair(segmenter := 'no such segmenter')").empty
 
 
 def test_accuracy_matches_numpy(store, raw):
@@ -264,6 +469,23 @@ def test_model_ingests_are_the_first_finished_ingest_of_each_model(store, raw):
 
 def test_every_catalogue_query_returns_rows(store):
     for name in ("rpc by city", "rpc by city ci", "rpc sweep", "objects", "top objects", "ar by model pair",
-                 "ar arch vs seed", "accuracy", "accuracy by city", "explanation area", "model ingests",
+                 "ar arch vs seed", "ar pairs", "accuracy", "accuracy by city", "explanation area", "model ingests",
                  "image predictions"):
         assert len(store.query(name)) > 0, name
+
+
+def test_bootstrap_intervals_do_not_hang_on_ingest_numbers(store):
+    """An ingest run again gets a new ingest_id; its intervals must not change with it."""
+    before = store.query("top objects", k=3, n_boot=200)
+    with Store(":memory:") as s:
+        write_synthetic_counts(s, SyntheticCountsConfig(
+            n_images=90, archs=("vgg11", "simple"), seeds=(0, 1), cities=("tokyo", "pittsburgh", "paris"),
+            objects_per_image=12, size=SIZE, seed=3,
+        ))
+        for table in ("object_counts", "mask_images", "mask_blocks", "residuals", "residual_pairs", "ingests"):
+            columns = [c for c in s.con.execute(f"DESCRIBE {table}").df().column_name]
+            for key in ("ingest_id", "ingest_a", "ingest_b"):
+                if key in columns:
+                    s.con.execute(f"UPDATE {table} SET {key} = {key} + 100")
+        after = s.query("top objects", k=3, n_boot=200)
+    pd.testing.assert_frame_equal(before, after)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import os
 import re
@@ -46,6 +47,28 @@ def test_report_holds_summary_charts_tables_and_provenance(page):
                     "How it was made", "Stage runs", "synthetic counts"):
         assert heading in text
     assert "signboard (" in text  # the headline table: objects with their lift
+    assert "95% bootstrap lower bound" in text and "min_p" in text and "n_relabellings" in text
+
+
+def test_findings_show_the_lifts_lower_bound_and_what_p_rests_on(store, page):
+    """Each headline cell is `object (lift, lower bound)` as `top objects` computes them, and the
+    Table 2 sentence gives p with the number of relabellings, the smallest possible p and the
+    result at a common CAM resolution."""
+    from cityq.report.sections import arch_vs_seed_sentence, top_objects_table
+
+    _, text = page
+    top = store.query("top objects")
+    row = top[(top["segmenter"] == "labels") & (top["rank"] == 1)].iloc[0]
+    cell = f"{row['object']} ({row['lift']:.2f}, {row['lift_low']:.2f})"
+    assert cell in top_objects_table(top[top["segmenter"] == "labels"])[row["city"]].str.cat()
+    assert cell in text
+    versus = store.query("ar arch vs seed")
+    tested = versus.dropna(subset=["p_value"]).iloc[0]
+    sentence = arch_vs_seed_sentence(versus)
+    assert f"all {int(tested['n_relabellings']):,} relabellings: p = {tested['p_value']:.3g}" in sentence
+    assert f"the smallest p this design allows being {tested['min_p']:.3g}" in sentence
+    assert "at a common resolution" in sentence and f"{tested['mean_ar_common']:.3f}" in sentence
+    assert html.escape(sentence) in text
     assert "SELECT * FROM rpc_by_city(" in text  # how each chart was made
     assert "duckdb" in text and "vega-lite" in text  # versions
     assert not re.search(r'<script[^>]+src=', text)  # everything inline: works offline

@@ -75,6 +75,11 @@ def test_every_page_answers_200(served, study):
     for model in study["models"]:
         assert model in page
     assert "Top objects by lift" in page and "p_value" in page
+    # The headline findings: the lift's lower bound, and p with what it rests on, at both resolutions.
+    for shown in ("95% bootstrap lower bound", "min_p", "n_relabellings", "mean_ar_common", "p_value_common",
+                  "relabellings: p ="):
+        assert shown in page, shown
+    assert "minimum support" in page  # 4 test images per city: no object reaches the support of 5
 
 
 def test_tiles_of_every_layer_are_pngs(served, study):
@@ -89,7 +94,7 @@ def test_tiles_of_every_layer_are_pngs(served, study):
 
 # -- the query page equals the CLI -------------------------------------------------------------
 @pytest.mark.parametrize("name, params", [
-    ("top objects", {"k": "2", "threshold": "0.3"}),
+    ("top objects", {"k": "2", "threshold": "0.3", "min_support": "1"}),  # a tiny store: few images per city
     ("rpc by city", {"threshold": "0.5", "min_mean_pixels": "0"}),
     ("ar by model pair", {"n_boot": "50"}),
 ])
@@ -131,9 +136,9 @@ def test_query_page_shows_what_cityq_query_prints(served, cli, name, params):
 
 
 def test_chart_downloads_render_offline(served):
-    status, _, body = served.get("/queries/top_objects/chart.svg?k=2")
+    status, _, body = served.get("/queries/top_objects/chart.svg?k=2&min_support=1")
     assert status == 200 and body.lstrip().startswith(b"<svg")
-    status, _, body = served.get("/queries/top_objects/chart.png?k=2")
+    status, _, body = served.get("/queries/top_objects/chart.png?k=2&min_support=1")
     assert status == 200 and body[:8] == b"\x89PNG\r\n\x1a\n"
 
 

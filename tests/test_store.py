@@ -141,3 +141,20 @@ def test_store_methods_are_ordinary_methods():
         assert name in Store.__dict__, name
     with Store(":memory:") as store:
         assert repr(store).startswith("<cityq.Store ")
+
+
+def test_a_migration_numbered_below_the_stores_highest_is_still_applied(tmp_path, monkeypatch):
+    """Migration numbers are reserved per issue and land in any order: a store made before
+    0003 shipped, but after 0005, gets 0003 when it next opens."""
+    original = migrations.available()
+    monkeypatch.setattr(migrations, "available", lambda: [m for m in original if m[0] != 3])
+    with Store.create(tmp_path / "s") as store:
+        assert "ar_common" not in store.fetch_df("DESCRIBE residuals")["column_name"].tolist()
+    monkeypatch.setattr(migrations, "available", lambda: original)
+    with pytest.raises(CityqError, match="older schema"):
+        Store(tmp_path / "s", read_only=True)
+    with Store(tmp_path / "s") as store:
+        assert "ar_common" in store.fetch_df("DESCRIBE residuals")["column_name"].tolist()
+        assert 3 in set(store.fetch_df("SELECT version FROM schema_version")["version"])
+    with Store(tmp_path / "s", read_only=True) as store:
+        assert store.query("ar arch vs seed").empty

@@ -46,6 +46,7 @@ def _object_bars(frame: pd.DataFrame, title: str, with_ci: bool, width: int) -> 
     layers = [bars]
     if with_ci:
         layers.append(base.mark_rule(color="black").encode(x="rpc_low:Q", x2="rpc_high:Q"))
+    # Where lift = 1: what a random mask of each image's own explanation area gives (chance_rpc).
     layers.append(base.mark_tick(color=LIFT_ONE, thickness=2, size=ROW_STEP - 2).encode(
         x=alt.X("random_rpc:Q", stack=None)))
     layers.append(base.mark_text(align="left", dx=3, fontSize=9, color="#333").encode(
@@ -61,7 +62,8 @@ def _object_bars(frame: pd.DataFrame, title: str, with_ci: bool, width: int) -> 
                 subtitle=[
                     f"Top {MAX_OBJECTS} objects by R_pc (share of the object's pixels inside the explanation) "
                     "per model and city, among those passing the object filter. " + one_segmenter_note(data),
-                    "Label: lift = R_pc over that of a random mask of the same area; red tick: where lift = 1; "
+                    "Label: lift = R_pc / what a random mask of each image's own explanation area gives; "
+                    "red tick: where lift = 1; "
                     "faded bars: lift <= 1.",
                 ],
             )
@@ -90,12 +92,15 @@ def top_objects(frame: pd.DataFrame, width: int = PAGE_WIDTH) -> alt.TopLevelMix
         x=alt.X("lift:Q", title="Lift", stack=None),
         color=city_color(data),
         tooltip=["model", "segmenter", "city", "rank", "object", alt.Tooltip("rpc:Q", format=".3f"),
-                 alt.Tooltip("lift:Q", format=".2f")],
+                 alt.Tooltip("lift:Q", format=".2f"), alt.Tooltip("lift_low:Q", format=".2f"),
+                 alt.Tooltip("lift_high:Q", format=".2f"), "n_images_with:Q"],
     )
+    # The lift's bootstrap interval: a bar whose whisker reaches 1 is no evidence.
+    whiskers = base.mark_rule(color="black").encode(x="lift_low:Q", x2="lift_high:Q")
     labels = base.mark_text(align="left", dx=3, fontSize=9, color="#333").encode(
-        x=alt.X("lift:Q", stack=None), text=alt.Text("lift:Q", format=".2f"))
+        x=alt.X("lift_high:Q", stack=None), text=alt.Text("lift:Q", format=".2f"))
     chart = (
-        alt.layer(bars, lift_one_rule("x"), labels, data=data)
+        alt.layer(bars, whiskers, lift_one_rule("x"), labels, data=data)
         .properties(width=panel_width(width, data["city"].nunique(), label_space=260),
                     height=ROW_STEP * max(n_rows, 3))
         .facet(row=alt.Row("panel:N", title=None, header=_ROW_HEADER), column=alt.Column("city:N", title=None))
@@ -103,8 +108,9 @@ def top_objects(frame: pd.DataFrame, width: int = PAGE_WIDTH) -> alt.TopLevelMix
         .properties(
             title=alt.Title(
                 f"Top {n_rows} objects by lift per model and city (t = {frame['threshold'].iloc[0]:g})",
-                subtitle=["Lift = R_pc over that of a random mask of the same area; red line: lift = 1 "
-                          "(no better than chance). " + one_segmenter_note(data)],
+                subtitle=["Lift = R_pc / what a random mask of each image's own explanation area gives; "
+                          "whisker: its 95% bootstrap interval; red line: lift = 1 (no better than chance).",
+                          "Objects in fewer images than the minimum support are left out. " + one_segmenter_note(data)],
             )
         )
     )

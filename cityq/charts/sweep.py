@@ -65,7 +65,7 @@ def rpc_sweep(frame: pd.DataFrame, width: int = PAGE_WIDTH) -> alt.TopLevelMixin
                 "Lift against the threshold",
                 subtitle=[
                     f"The {TOP_OBJECTS} objects with the largest mean lift per model and city, each named at its "
-                    "line's end; lift = R_pc over that of a random mask of the same area.",
+                    "line's end; lift = R_pc / what a random mask of each image's own explanation area gives.",
                     "Red dashed line: lift = 1 (no better than chance). " + one_segmenter_note(data),
                 ],
             )

@@ -31,11 +31,16 @@ def demo(
     config = DemoConfig.quick(out) if quick else DemoConfig.paper_scale(out) if paper_scale else DemoConfig(out=out)
     config.spec, config.device = spec, device
     result = run_demo(config, say=lambda message: typer.echo(message, err=True))
-    typer.echo("\nTop objects by lift (threshold 0.5), per model and city:")
+    typer.echo("\nTop objects by lift (threshold 0.5; in at least 5 images; lift_low: 95% lower bound), "
+               "per model and city:")
     top = result.top_objects
-    render_frame(top[["model", "city", "rank", "object", "rpc", "lift"]] if not top.empty else top, table)
-    typer.echo("\nAR between architectures vs between seeds (the paper's Table 2):")
-    render_frame(result.arch_vs_seed, table)
+    columns = ["model", "city", "rank", "object", "rpc", "lift", "lift_low", "n_images_with"]
+    render_frame(top[columns] if not top.empty else top, table)
+    typer.echo("\nAR between architectures vs between seeds (the paper's Table 2), at the masks' own and at a "
+               "common CAM resolution:")
+    versus = result.arch_vs_seed
+    render_frame(versus[["comparison", "mean_ar", "n_pairs", "p_value", "min_p", "n_relabellings", "mean_ar_common",
+                         "p_value_common"]] if not versus.empty else versus, table)
     total = sum(result.stage_seconds.values())
     typer.echo(f"\nDone in {total / 60:.1f} min. Store: {result.store}   Report: {result.report}")
     typer.echo("Try next:")

@@ -52,6 +52,8 @@ def ingest(
                 typer.echo(
                     f"{name}: already ingested ({summary.images} images); nothing to do (--force recomputes)", err=True
                 )
+                for other, mean_ar in summary.pairs:  # AR pairs it still lacked
+                    typer.echo(f"  AR {name} vs {other}: {mean_ar:.4f}", err=True)
                 continue
             typer.echo(
                 f"{name}: {summary.images} images in {summary.seconds:.1f} s "

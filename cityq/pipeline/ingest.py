@@ -135,8 +135,13 @@ def ingest_model(store, model: str, options: IngestOptions | None = None) -> Ing
             "rerun with that grid, or add --force to recompute with this one"
         )
     if existing is not None and existing.status == "done" and not options.force:
+        from cityq.pipeline.residuals import compute_pending_residuals
+
+        # The masks are done; AR may not be (a pair recorded before AR at a common resolution
+        # existed gets it now), which is how an older store catches up: ingest again.
+        pairs = compute_pending_residuals(store, existing, device=device, progress=options.progress)
         return IngestSummary(model=model, ingest_id=existing.ingest_id, already_done=True,
-                             images=existing.n_images, seconds=time.perf_counter() - started)
+                             images=existing.n_images, seconds=time.perf_counter() - started, pairs=pairs)
     if existing is not None and options.force:
         ingests.delete_ingest(store, existing.ingest_id)
         existing = None

@@ -153,8 +153,6 @@ def named_relation(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, 
     query = find_query(name, extra)
     values = bind(query.name, [p.name for p in query.params], params)
     check_names(con, values)
-    if values.get("threshold") is not None:
-        _check_threshold(con, float(values["threshold"]))
     arguments = ", ".join(f"{k} := ${k}" for k in values)
     try:
         return con.sql(f"SELECT * FROM {query.macro}({arguments})", params=values)
@@ -170,16 +168,3 @@ def run_named(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any])
     except duckdb.Error as exc:
         raise CityqError(f"query {find_query(name).name!r} failed: {sql_error_text(exc)}") from exc
 
-
-def _check_threshold(con: duckdb.DuckDBPyConnection, threshold: float) -> None:
-    """A threshold off the stored grid would silently give no rows: refuse it instead."""
-    grid = con.execute(
-        "SELECT DISTINCT round(unnest(thresholds), 6) AS t FROM ingests ORDER BY t"
-    ).fetchall()
-    values = [row[0] for row in grid]
-    if values and round(threshold, 6) not in values:
-        shown = ", ".join(f"{v:g}" for v in values)
-        raise CityqError(
-            f"threshold {threshold:g} is not on the stored grid ({shown}); pick one of those, "
-            "or re-ingest with --thresholds"
-        )

@@ -15,14 +15,15 @@ import pandas as pd
 
 
 def top_objects_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per model, one column per city: its top objects in rank order, with their lift.
-    Rows of several segmenters get one row per model and segmenter (a `segmenter` column):
-    their objects are different answers and never share a cell. The report shows one segmenter
-    per table."""
+    """One row per model, one column per city: its top objects in rank order, each with its lift
+    and the lift's 95% bootstrap lower bound: `signboard (1.32, 1.10)`. Rows of several
+    segmenters get one row per model and segmenter (a `segmenter` column): their objects are
+    different answers and never share a cell. The report shows one segmenter per table."""
     keys = ["segmenter", "model"] if "segmenter" in frame and frame["segmenter"].nunique() > 1 else ["model"]
     rows = []
     for (*key, city), group in frame.sort_values([*keys, "city", "rank"]).groupby([*keys, "city"]):
-        top = ", ".join(f"{o} ({lift:.2f})" for o, lift in zip(group["object"], group["lift"]))
+        top = ", ".join(f"{o} ({lift:.2f}, {low:.2f})"
+                        for o, lift, low in zip(group["object"], group["lift"], group["lift_low"]))
         rows.append({**dict(zip(keys, key)), "city": city, "top": top})
     cells = pd.DataFrame(rows, columns=[*keys, "city", "top"])
     table = cells.pivot(index=keys, columns="city", values="top").reset_index()
@@ -31,17 +32,30 @@ def top_objects_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def arch_vs_seed_sentence(frame: pd.DataFrame) -> str:
-    """The paper's Table 2 conclusion in one sentence, from `ar arch vs seed` rows."""
+    """The paper's Table 2 conclusion in words, from `ar arch vs seed` rows: the relabelling p
+    with how many relabellings it rests on and the smallest p the design allows, and whether
+    the conclusion holds with both CAMs at a common resolution."""
     by = frame.set_index("comparison")
     if not {"architecture", "seed"} <= set(by.index):
         return "Not enough models to compare architectures with seeds (needs two seeds of one architecture)."
     arch, seed = by.loc["architecture"], by.loc["seed"]
-    p = frame["p_value"].dropna()
+    tested = frame.dropna(subset=["p_value"])
     verdict = "more" if arch["mean_ar"] > seed["mean_ar"] else "no more"
-    p_text = f" (permutation test p = {p.iloc[0]:.3g})" if len(p) else ""
-    return (f"Explanations of different architectures differ {verdict} than those of one architecture "
-            f"trained with different seeds: mean AR {arch['mean_ar']:.3f} over {int(arch['n_pairs'])} pairs vs "
-            f"{seed['mean_ar']:.3f} over {int(seed['n_pairs'])}{p_text}.")
+    p_text = ""
+    if len(tested):
+        row = tested.iloc[0]
+        how = f"all {int(row['n_relabellings']):,}" if row["exact"] else f"{int(row['n_relabellings']):,} random"
+        p_text = (f" (architecture labels permuted over the models, {how} relabellings: p = {row['p_value']:.3g}, "
+                  f"the smallest p this design allows being {row['min_p']:.3g})")
+    sentence = (f"Explanations of different architectures differ {verdict} than those of one architecture "
+                f"trained with different seeds: mean AR {arch['mean_ar']:.3f} over {int(arch['n_pairs'])} pairs vs "
+                f"{seed['mean_ar']:.3f} over {int(seed['n_pairs'])}{p_text}.")
+    if pd.notna(arch.get("mean_ar_common")) and pd.notna(seed.get("mean_ar_common")):
+        p_common = tested["p_value_common"].dropna()
+        sentence += (f" With both CAMs at a common resolution (the coarser grid of each pair): "
+                     f"{arch['mean_ar_common']:.3f} vs {seed['mean_ar_common']:.3f}"
+                     + (f", p = {p_common.iloc[0]:.3g}." if len(p_common) else "."))
+    return sentence
 
 
 @dataclass(frozen=True)
@@ -57,24 +71,29 @@ class Section:
     sentence: Optional[Callable[[pd.DataFrame], str]] = None  # the finding in words, above the table
 
 
+# The columns of `ar arch vs seed` a headline table shows (the report's and serve's home page).
+ARCH_VS_SEED_COLUMNS = ("comparison", "mean_ar", "sd_ar", "n_pairs", "p_value", "min_p", "n_relabellings",
+                        "mean_ar_common", "p_value_common")
+
 # The findings: what the study found, first on the page.
 FINDINGS: tuple[Section, ...] = (
-    Section("top objects", "The objects each model relies on most (top 5 by lift, per city)", chart=False,
+    Section("top objects", "The objects each model relies on most (top 5 by lift per city, in at least 5 of its "
+            "images; in brackets: lift, its 95% bootstrap lower bound)", chart=False,
             table=True, table_view=top_objects_table, per_segmenter=True),
     Section("ar arch vs seed", "Do architectures differ more than seeds? (Table 2)", chart=False, table=True,
-            table_columns=("comparison", "mean_ar", "sd_ar", "n_pairs", "p_value"), sentence=arch_vs_seed_sentence),
+            table_columns=ARCH_VS_SEED_COLUMNS, sentence=arch_vs_seed_sentence),
     Section("accuracy", "How well the models tell the cities apart", chart=False, table=True,
             table_columns=("model", "arch", "seed", "n_images", "accuracy")),
 )
 
 # The details: every chart, with how it was made.
 REPORT_SECTIONS: tuple[Section, ...] = (
-    Section("top objects", "Top objects by lift"),
+    Section("top objects", "Top objects by lift (whiskers: 95% bootstrap interval)"),
     Section("rpc by city", "Fig 5: R_pc per object, city and model"),
     Section("rpc sweep", "Lift against the explanation threshold"),
     Section("ar by model pair", "Table 2: AR between every pair of models", table=True,
-            table_columns=("model_a", "model_b", "ar", "ci_low", "ci_high", "n_images")),
-    Section("ar arch vs seed", "Architectures vs seeds"),
+            table_columns=("model_a", "model_b", "ar", "ci_low", "ci_high", "ar_common", "n_images", "unit")),
+    Section("ar arch vs seed", "Architectures vs seeds, at the masks' own and at a common CAM resolution"),
     Section("embedding", "Fig 3: t-SNE of the Grad-CAM masks"),
     Section("accuracy", "Classification accuracy"),
     Section("accuracy by city", "Accuracy per city"),

@@ -502,6 +502,7 @@ def _residuals(store) -> list[Finding]:
         for a, b, n, have in rows
         if n != have
     ]
+    findings += _residuals_without_common(store)
     (stray,) = store.con.execute(
         "SELECT count(*) FROM residuals r WHERE NOT EXISTS (SELECT 1 FROM residual_pairs p "
         "WHERE p.ingest_a = r.ingest_a AND p.ingest_b = r.ingest_b)"
@@ -516,6 +517,26 @@ def _residuals(store) -> list[Finding]:
             )
         )
     return findings
+
+
+def _residuals_without_common(store) -> list[Finding]:
+    """Pairs recorded before AR at a common resolution existed (migration 0003): the AR queries
+    show their ar_common as missing, and ingesting either model again computes it."""
+    from cityq.store import residuals
+
+    lacking = residuals.pairs_without_common_by_ingest(store)
+    if not lacking:
+        return []
+    # One ingest per pair covers it: the lower one's model, as few commands as possible.
+    ingests = sorted({a for a, _, _, _ in lacking})
+    models = sorted({m for _, _, ma, mb in lacking for m in (ma, mb)})
+    commands = "; ".join(f"`{residuals.rerun_command(store, i)}`" for i in ingests)
+    return [Finding(
+        "warning",
+        f"{len(lacking)} residual pairs (models {', '.join(models)}) have no AR at a common resolution "
+        "(recorded before cityq computed it; `ar arch vs seed` shows it as missing)",
+        f"run {commands}: a finished ingest run again computes only what is missing",
+    )]
 
 
 # -- orphaned arrays -----------------------------------------------------------------------

@@ -101,7 +101,8 @@ class Store:
     def _prepare(self, where: str) -> None:
         """Bring the schema and the macros up to this cityq's (read-only: check they are)."""
         if self.read_only:
-            if migrations.check_not_newer(self._con, where) < migrations.latest_version():
+            migrations.check_not_newer(self._con, where)
+            if migrations.pending(self._con):
                 # An older store: migrate needs write access; reading it as-is would miss
                 # tables, so say what to do.
                 raise CityqError(

@@ -1,4 +1,9 @@
-"""Ordered schema migrations: `migrations/NNNN_*.sql`, applied in order when a store opens."""
+"""Ordered schema migrations: `migrations/NNNN_*.sql`, applied in order when a store opens.
+
+Numbers are reserved per issue and the issues land in any order (0005 before 0003), so a store
+records every migration it has applied and gets each shipped one it lacks, not only those
+above its highest number.
+"""
 
 from __future__ import annotations
 
@@ -38,6 +43,19 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
         return 0
 
 
+def applied(con: duckdb.DuckDBPyConnection) -> set[int]:
+    try:
+        return {row[0] for row in con.execute("SELECT version FROM schema_version").fetchall()}
+    except duckdb.CatalogException:  # a new, empty database: no schema yet
+        return set()
+
+
+def pending(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """The shipped migrations this store has not applied, in order."""
+    done = applied(con)
+    return [number for number, _ in available() if number not in done]
+
+
 def check_not_newer(con: duckdb.DuckDBPyConnection, where: str) -> int:
     version = current_version(con)
     if version > latest_version():
@@ -51,12 +69,13 @@ def check_not_newer(con: duckdb.DuckDBPyConnection, where: str) -> int:
 def migrate(con: duckdb.DuckDBPyConnection, where: str) -> int:
     """Apply every pending migration, each in its own transaction. Returns the new version."""
     version = check_not_newer(con, where)
+    done = applied(con)
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_version "
         "(version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL, cityq_version VARCHAR NOT NULL)"
     )
     for number, sql in available():
-        if number <= version:
+        if number in done:
             continue
         con.execute("BEGIN TRANSACTION")
         try:
@@ -69,5 +88,5 @@ def migrate(con: duckdb.DuckDBPyConnection, where: str) -> int:
         except Exception:
             con.execute("ROLLBACK")
             raise
-        version = number
+        version = max(version, number)
     return version

@@ -7,6 +7,8 @@ residuals, residual_pairs, predictions) with rows that obey the schema's contrac
 - per image, the objects present partition the image: their N sum to H*W exactly;
 - M_p,i(t) <= N_p,i and never increases with t; the explanation's area at t is sum_p M_p,i(t);
 - every model is ingested once, on all images (split 'test', target 'true'), with one grid;
+- with `views_per_place` > 1, the views of a place share one scene (objects and pixel counts),
+  as Tokyo 24/7's 12 views of a spot do, so their counts are correlated;
 - the planted answer: each city has a few objects that every model attends to more, and
   models of one architecture agree more than models of different architectures (so the
   architecture AR exceeds the seed AR, as in the paper).
@@ -48,6 +50,7 @@ class SyntheticCountsConfig:
     segmenter: str = "labels"
     seed: int = 0
     with_residuals: bool = True
+    views_per_place: int = 1  # >1: images come in places of this many views of one scene (Tokyo 24/7: 12)
     extra: dict = field(default_factory=dict)  # recorded in the run's config
 
 
@@ -74,7 +77,8 @@ def write_synthetic_counts(store, config: SyntheticCountsConfig = SyntheticCount
                 attention.append(att)
                 n_rows["object_counts"] = n_rows.get("object_counts", 0) + rows
             if config.with_residuals:
-                n_rows["residuals"] = _write_residuals(store, rng, now, image_ids, scene, ingest_ids, attention, hw)
+                n_rows["residuals"] = _write_residuals(store, rng, now, image_ids, scene, ingest_ids, attention, hw,
+                                                       [arch for _, arch, _ in models])
     return {"models": [m[0] for m in models], "ingest_ids": ingest_ids, "n_rows": n_rows}
 
 
@@ -100,7 +104,7 @@ def _write_images(store, config, rng, now):
             "width": np.full(n, config.size, np.int32),
             "height": np.full(n, config.size, np.int32),
             "sha256": pa.array(np.char.zfill(image_ids.astype(str), 64).tolist()),
-            "place_id": pa.array(image_ids.astype(str).tolist()),
+            "place_id": pa.array(_place_ids(config, image_ids, city_index).tolist()),
             "split": pa.array(["test"] * n),
             "labels_path": pa.nulls(n, pa.string()),
             "added_at": pa.array([now] * n, pa.timestamp("us")),
@@ -111,6 +115,21 @@ def _write_images(store, config, rng, now):
         {"d": config.dataset, "c": sorted(config.cities), "s": config.seed, "cfg": '{"synthetic": true}', "now": now},
     )
     return image_ids, city_index
+
+
+def _place_of(config, n: int) -> np.ndarray:
+    """Position of the first view of each image's place (images alternate between cities)."""
+    cities = len(config.cities)
+    i = np.arange(n)
+    per_place = max(config.views_per_place, 1)
+    return i % cities + cities * per_place * ((i // cities) // per_place)
+
+
+def _place_ids(config, image_ids, city_index) -> np.ndarray:
+    if config.views_per_place <= 1:
+        return image_ids.astype(str)
+    first = image_ids[_place_of(config, len(image_ids))]
+    return np.char.add(np.asarray(config.cities)[city_index].astype(str), np.char.add("-place", first.astype(str)))
 
 
 @dataclass
@@ -147,12 +166,16 @@ def _scene(config, rng, n, city_index, hw) -> _Scene:
             shares[i, -1] = 1
     is_planted = np.zeros((n, k), dtype=bool)
     is_planted[:, :n_planted] = True
+    noise = rng.normal(0, 0.12, size=(n, k))
+    # The views of a place show its first view's scene (a no-op with one view per place).
+    first = _place_of(config, n)
+    objects, shares, noise = objects[first], shares[first], noise[first]
     return _Scene(
         row_image=np.repeat(np.arange(n), k),
         object_id=objects.reshape(-1),
         n_pixels=shares.reshape(-1),
         planted=is_planted.reshape(-1),
-        noise=rng.normal(0, 0.12, size=n * k),
+        noise=noise.reshape(-1),
     )
 
 
@@ -266,22 +289,28 @@ def _write_ingest(store, config, rng, now, model, arch, seed, segmentation_id, i
     return ingest_id, att, n_rows
 
 
-def _write_residuals(store, rng, now, image_ids, scene, ingest_ids, attention, hw) -> int:
-    """AR per image: the pixel-weighted attention difference, a stand-in for sum|m1 - m2| / HW."""
+def _write_residuals(store, rng, now, image_ids, scene, ingest_ids, attention, hw, archs) -> int:
+    """AR per image: the pixel-weighted attention difference, a stand-in for sum|m1 - m2| / HW.
+    AR at a common resolution: the same for a pair of one architecture (same CAM grid), a share
+    of 70-95% of it for a pair of two (part of their difference was resolution)."""
     n = len(image_ids)
     total = 0
-    for (a, att_a), (b, att_b) in itertools.combinations(zip(ingest_ids, attention), 2):
+    for (a, att_a, arch_a), (b, att_b, arch_b) in itertools.combinations(zip(ingest_ids, attention, archs), 2):
         diff = np.bincount(scene.row_image, weights=scene.n_pixels * np.abs(att_a - att_b), minlength=n) / hw
         ar = np.clip(diff, 0.0, 1.0)
+        ar_common = ar if arch_a == arch_b else ar * rng.uniform(0.7, 0.95)
         store.insert_df("residuals", pa.table({
             "ingest_a": pa.array(np.full(n, min(a, b), np.int32)),
             "ingest_b": pa.array(np.full(n, max(a, b), np.int32)),
             "image_id": image_ids,
             "ar": ar,
+            "ar_common": ar_common,
         }))
         store.con.execute(
-            "INSERT INTO residual_pairs VALUES ($a, $b, $n, $m, $now)",
-            {"a": min(a, b), "b": max(a, b), "n": n, "m": float(ar.mean()), "now": now},
+            "INSERT INTO residual_pairs (ingest_a, ingest_b, n_images, mean_ar, mean_ar_common, computed_at) "
+            "VALUES ($a, $b, $n, $m, $mc, $now)",
+            {"a": min(a, b), "b": max(a, b), "n": n, "m": float(ar.mean()), "mc": float(ar_common.mean()),
+             "now": now},
         )
         total += n
     return total

@@ -24,5 +24,5 @@ agg AS (
 SELECT ing.model, ing.segmenter, agg.city, round(ing.thresholds[agg.k], 6) AS threshold,
        agg.mean_area, agg.mean_soft_area, agg.n_images
 FROM agg JOIN ing ON ing.ingest_id = agg.ingest_id
-WHERE threshold IS NULL OR round(ing.thresholds[agg.k], 6) = round(threshold, 6)
+WHERE threshold IS NULL OR agg.k = threshold_position(ing.thresholds, threshold)
 ORDER BY ing.model, ing.segmenter, agg.city, agg.k
