@@ -1,0 +1,149 @@
+"""Known answer (a): a fixed network that looks only at one class's pixels.
+
+The network scores the share of pixels in one colour range (magenta, painted onto every
+signboard of real synthetic scenes): removing the signboards must flip its prediction, removing
+anything else must not lower its p_true, and its Grad-CAM must put signboard first by lift.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from cityq.objects import object_index
+from cityq.pipeline.gradcam import gradcam_masks
+from cityq.pipeline.images import IMAGENET_MEAN, IMAGENET_STD, normalize
+from cityq.reliance.control import control_region, control_seed
+from cityq.reliance.removal import from_uint8, impute, to_uint8
+from cityq.synth import generate_dataset
+from cityq.synth.replay import BACKDROP, Replayer, SynthRecord
+
+SIGN = object_index("signboard")
+BACKDROP_IDS = {object_index(n) for n in BACKDROP}
+MAGENTA = np.array([255, 0, 255], np.uint8)
+TOKYO, PITTSBURGH = 0, 1
+
+
+class ColourShare(nn.Module):
+    """logit(tokyo) = gain * (share of pixels within L1 `tolerance` of `colour` - `share0`);
+    logit(pittsburgh) = -logit(tokyo). Input: ImageNet-normalised, as every cityq model's."""
+
+    def __init__(self, colour=(1.0, 0.0, 1.0), tolerance=0.3, gain=400.0, share0=0.01):
+        super().__init__()
+        mean, std, colour = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD), torch.tensor(colour)
+        self.difference = nn.Conv2d(3, 6, 1)  # +-(pixel - colour) per channel, in [0, 1] units
+        self.split = nn.ReLU()
+        self.closeness = nn.Conv2d(6, 1, 1)  # 1 - L1 distance / tolerance
+        self.indicator = nn.ReLU()  # the Grad-CAM target layer: 1 on the colour, 0 away from it
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(1, 2)
+        with torch.no_grad():
+            w = torch.zeros(6, 3, 1, 1)
+            for c in range(3):
+                w[2 * c, c], w[2 * c + 1, c] = std[c], -std[c]
+            b = torch.stack([mean - colour, colour - mean], dim=1).flatten()
+            self.difference.weight.copy_(w)
+            self.difference.bias.copy_(b)
+            self.closeness.weight.fill_(-1.0 / tolerance)
+            self.closeness.bias.fill_(1.0)
+            self.fc.weight.copy_(torch.tensor([[gain], [-gain]]))
+            self.fc.bias.copy_(torch.tensor([-gain * share0, gain * share0]))
+
+    def forward(self, x):
+        share = self.pool(self.indicator(self.closeness(self.split(self.difference(x))))).flatten(1)
+        return self.fc(share)
+
+
+def _magenta_signs(rgb, labels):
+    out = rgb.copy()
+    out[labels == SIGN] = MAGENTA
+    return out
+
+
+def _p_true(model, images, cities):
+    x = normalize(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous())
+    with torch.no_grad():
+        p = torch.softmax(model(x), dim=1)
+    return p[torch.arange(len(cities)), torch.tensor(cities)].numpy(), p.argmax(1).numpy()
+
+
+def _lift(masks, labels, threshold):
+    """Per class: R_pc / (the N-weighted mean explanation area), brute force over images."""
+    inside = masks >= threshold
+    area = inside.mean(axis=(1, 2))
+    lift = {}
+    for k in np.unique(labels):
+        n = (labels == k).sum(axis=(1, 2))
+        m = ((labels == k) & inside).sum(axis=(1, 2))
+        chance = (area * n).sum() / n.sum()
+        lift[int(k)] = (m.sum() / n.sum()) / chance if chance > 0 else 0.0
+    return lift
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    root = tmp_path_factory.mktemp("known")
+    generate_dataset(root, per_city=10, size=64, seed=4, progress=False)
+    replayer = Replayer(SynthRecord.read(root))
+    out = []
+    for city, index in (("tokyo", TOKYO), ("pittsburgh", PITTSBURGH)):
+        for place in range(10):
+            rel = f"{city}/{place:06d}.png"
+            drawn = replayer.draw(rel)
+            if city == "pittsburgh" or (drawn.labels == SIGN).mean() > 0.02:
+                out.append((rel, index, drawn.rgb, drawn.labels))
+    assert sum(c == TOKYO for _, c, _, _ in out) >= 4
+    return replayer, out
+
+
+def test_removing_the_one_class_the_net_uses_flips_it_and_nothing_else_lowers_it(scenes):
+    replayer, items = scenes
+    model = ColourShare().eval()
+    images, cities, cases = [], [], []  # one forward pass over every variant
+    for rel, city, rgb, labels in items:
+        original = _magenta_signs(rgb, labels)
+        images.append(original)
+        cities.append(city)
+        cases.append((rel, city, None, "original"))
+        for k in sorted(set(np.unique(labels).tolist())):
+            if k not in BACKDROP_IDS:
+                redrawn = replayer.draw(rel, [k])
+                images.append(_magenta_signs(redrawn.rgb, redrawn.labels))
+                cases.append((rel, city, k, "redraw"))
+            images.append(to_uint8(impute(from_uint8(original), labels == k, rng=np.random.default_rng(k))))
+            cases.append((rel, city, k, "impute"))
+            # The control (the shape moved off the object) changes nothing for this net.
+            region = control_region(labels == k, control_seed(rel, k))
+            if not (region.mask & (labels == SIGN)).any():
+                images.append(to_uint8(impute(from_uint8(original), region.mask, rng=np.random.default_rng(k))))
+                cases.append((rel, city, k, "control"))
+            cities += [city] * (len(images) - len(cities))
+    p, pred = _p_true(model, images, cities)
+    flips = kept = 0
+    before = {}
+    for (rel, city, k, what), p1, pred1 in zip(cases, p, pred):
+        if what == "original":
+            assert pred1 == city  # right on every image: signs (> 2%) in tokyo, none in pittsburgh
+            before[rel] = p1
+        elif what == "control":
+            assert abs(p1 - before[rel]) < 1e-6
+        elif k == SIGN:
+            assert city == TOKYO and pred1 == PITTSBURGH and p1 < 0.01, (rel, what)
+            flips += 1
+        else:  # nothing else is magenta: equal, or higher where a removed object hid a sign
+            assert pred1 == city and p1 >= before[rel] - 1e-6, (rel, k, what, before[rel], p1)
+            kept += 1
+    assert flips >= 8 and kept >= 60
+
+
+def test_grad_cam_of_the_fixed_net_ranks_the_class_it_uses_first_by_lift(scenes):
+    _, items = scenes
+    tokyo = [(rgb, labels) for _, city, rgb, labels in items if city == TOKYO]
+    model = ColourShare()
+    x = normalize(torch.from_numpy(np.stack([_magenta_signs(r, lab) for r, lab in tokyo])).permute(0, 3, 1, 2).contiguous())
+    masks, _ = gradcam_masks(model, model.indicator, x, torch.full((len(tokyo),), TOKYO))
+    lift = _lift(masks.numpy(), np.stack([lab for _, lab in tokyo]), threshold=0.5)
+    ranked = sorted(lift, key=lift.get, reverse=True)
+    assert ranked[0] == SIGN and lift[SIGN] > 5 and max(v for k, v in lift.items() if k != SIGN) < 1
