@@ -134,3 +134,32 @@ def test_redraw_removal_and_its_control(tmp_path):
         assert not (changed & ~region).any()
         # Inside the region, only objects changed; the backdrop has nothing behind it.
         assert not (changed & np.isin(labels, backdrop)).any()
+
+
+def test_a_remover_changes_only_the_object_at_the_models_size(tmp_path):
+    from PIL import Image
+
+    from cityq.errors import CityqError
+    from cityq.reliance.variants import Remover
+
+    generate_dataset(tmp_path, per_city=2, size=64, seed=1, progress=False)
+    rel = "tokyo/000001.png"
+    stored = np.asarray(Image.open(tmp_path / rel))
+    small = np.asarray(Image.open(tmp_path / rel).resize((48, 48), Image.Resampling.BILINEAR))
+    labels = np.asarray(Image.open(tmp_path / "tokyo/000001.labels.png").resize((48, 48), Image.Resampling.NEAREST))
+    objects = [k for k in np.unique(labels) if k not in {object_index(n) for n in BACKDROP}]
+    for method in ("impute", "mean", "blur"):
+        for r in Remover(method, 48, mean_colour=(0.5, 0.5, 0.5)).remove(rel, small, labels, objects):
+            mask = labels == r.object_id
+            assert r.pixels == mask.sum()
+            assert np.array_equal(r.removed[~mask], small[~mask]), method
+            assert (r.control != small).any(axis=-1).sum() <= mask.sum()
+    replayer = Replayer(SynthRecord.read(tmp_path))
+    redraw = Remover("redraw", 48, replayer=replayer)
+    for r in redraw.remove(rel, small, labels, objects, stored=stored):
+        expected = Image.fromarray(replayer.draw(rel, [r.object_id]).rgb).resize((48, 48), Image.Resampling.BILINEAR)
+        assert np.array_equal(r.removed, np.asarray(expected))
+    with pytest.raises(CityqError, match="no longer draws"):
+        redraw.remove(rel, small, labels, objects, stored=stored[::-1])
+    with pytest.raises(CityqError, match="synthetic"):
+        Remover("redraw", 48)
