@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated
 
 import typer
 
@@ -10,19 +10,21 @@ from cityq.cli.common import DEFAULT_STORE, StoreOption, open_store
 
 
 def reliance(
-    model: list[str] = typer.Option(..., "--model", "-m", help="Model name (repeatable)."),
-    split: str = typer.Option("test", help="Which split's images: train, val or test."),
-    objects: str = typer.Option("filtered", help="filtered (the object filter), planted (synthetic data), "
-                                                 "or a comma list of ADE20K names."),
-    method: str = typer.Option("redraw", help="redraw (synthetic data: drawn again without the object), "
-                                              "impute (ROAD's noisy linear imputation), mean or blur."),
-    segmenter: str = typer.Option("labels", help="Segmenter whose class maps say which pixels are an object's."),
-    min_mean_pixels: Optional[float] = typer.Option(None, help="The object filter's bar (default: 100 at "
-                                                               "224x224, scaled by image area)."),
-    images_per_city: Optional[int] = typer.Option(None, help="Only this many images per city (a fixed subset)."),
-    batch_size: int = typer.Option(64, help="Images per forward pass."),
-    block_size: int = typer.Option(32, help="Images per committed block."),
-    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    model: Annotated[list[str], typer.Option("--model", "-m", help="Model name (repeatable).")],
+    split: Annotated[str, typer.Option(help="Which split's images: train, val or test.")] = "test",
+    objects: Annotated[str, typer.Option(help="filtered (the object filter), planted (synthetic data), "
+                                              "or a comma list of ADE20K names.")] = "filtered",
+    method: Annotated[str, typer.Option(help="redraw (synthetic data: drawn again without the object), "
+                                             "impute (ROAD's noisy linear imputation), mean or blur.")] = "redraw",
+    segmenter: Annotated[str, typer.Option(help="Segmenter whose class maps say which pixels are an "
+                                                "object's.")] = "labels",
+    min_mean_pixels: Annotated[float | None, typer.Option(help="The object filter's bar (default: 100 at "
+                                                               "224x224, scaled by image area).")] = None,
+    images_per_city: Annotated[int | None, typer.Option(help="Only this many images per city (a fixed "
+                                                             "subset).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 64,
+    block_size: Annotated[int, typer.Option(help="Images per committed block.")] = 32,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Remove each selected object from each image that shows it, and its control (the same shape

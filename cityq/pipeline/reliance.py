@@ -246,7 +246,7 @@ def _evaluate_block(network, device, batch_size, model, method, segmentation_id,
     for image_id, target, _, classes, removals in variants:
         before = at
         at += 1
-        for k, _ in removals.items():
+        for k in removals:
             after, control = at, at + 1
             at += 2
             records.append((model, method, segmentation_id, image_id, k, int((classes == k).sum()),

@@ -4,7 +4,7 @@
 -- Grad-CAM says) and net reliance (what removing the object costs the model), with a 95%
 -- percentile interval from a Poisson bootstrap over places (lift and reliance recomputed from
 -- the same resampled places, objects ranked again in each resample; ties get their average
--- rank), and the top three objects of each side by side. NULL below three objects.
+-- rank), and the top three objects of each side by side (comma-separated). NULL below three objects.
 -- param threshold: 0.5        -- explanation threshold; any value on the stored grid
 -- param min_mean_pixels: NULL -- object filter (NULL = 100 at 224x224, scaled by image area)
 -- param model: NULL           -- one model, or NULL for all
@@ -31,8 +31,8 @@ est AS (
     SELECT rk.model, rk.method, rk.segmenter, rk.city, count(*) AS n_objects,
            -- NaN when one side is all ties (no ranking to agree with): NULL instead.
            CASE WHEN count(*) >= 3 THEN nullif(corr(rk.rank_lift, rk.rank_net), 'NaN'::DOUBLE) END AS spearman,
-           list(rk.object ORDER BY rk.lift DESC, rk.object)[1:3] AS top_lift,
-           list(rk.object ORDER BY rk.net DESC, rk.object)[1:3] AS top_reliance
+           array_to_string(list(rk.object ORDER BY rk.lift DESC, rk.object)[1:3], ', ') AS top_lift,
+           array_to_string(list(rk.object ORDER BY rk.net DESC, rk.object)[1:3], ', ') AS top_reliance
     FROM ranked rk GROUP BY rk.model, rk.method, rk.segmenter, rk.city
 ),
 ing AS (
