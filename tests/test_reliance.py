@@ -37,7 +37,7 @@ def _rows(store, model, method="redraw"):
 
 
 def _model(store, name):
-    from cityq.pipeline.model_records import get_model_record, load_model_weights
+    from cityq.store.models import get_model_record, load_model_weights
 
     record = get_model_record(store, name)
     return record, load_model_weights(store, record).eval()
@@ -127,7 +127,7 @@ def test_fill_methods_remove_every_filtered_object_including_the_backdrop(measur
             assert summary.pairs == len(rows) > 0 and not summary.skipped
             assert rows["object_id"].isin(BACKDROP_IDS).any()
             assert rows[["p_before", "p_after", "p_control"]].apply(lambda c: c.between(0, 1)).all().all()
-        planted = measure_reliance(store, "resnet18-s0", RelianceOptions(objects="planted", method="impute", images_per_city=2, **QUIET))
+        planted = measure_reliance(store, "resnet18-s0", RelianceOptions(objects="planted", method="impute", images_per_city=3, **QUIET))
         names = store.fetch_df("SELECT DISTINCT o.name FROM reliance r JOIN objects o USING (object_id) "
                                "WHERE r.method = 'impute' AND r.object_id IN (43, 32, 48, 13)")["name"]
         assert planted.pairs > 0 and set(names) <= {"signboard", "fence", "skyscraper", "earth"}

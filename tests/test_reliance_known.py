@@ -14,7 +14,7 @@ from torch import nn
 
 from cityq.objects import object_index
 from cityq.pipeline.gradcam import gradcam_masks
-from cityq.pipeline.images import IMAGENET_MEAN, IMAGENET_STD, normalize
+from cityq.imaging import IMAGENET_MEAN, IMAGENET_STD, normalize
 from cityq.reliance.control import control_region, control_seed
 from cityq.reliance.removal import from_uint8, impute, to_uint8
 from cityq.synth import generate_dataset

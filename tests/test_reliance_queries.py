@@ -13,7 +13,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from cityq.store import Store
-from cityq.synthetic_counts import SyntheticCountsConfig, write_synthetic_counts
+from cityq.store.synthetic_counts import SyntheticCountsConfig, write_synthetic_counts
 
 VIEWS = 3
 

@@ -25,12 +25,15 @@ from PIL import Image
 
 from cityq.device import resolve_device
 from cityq.errors import CityqError
+from cityq.imaging import normalize
 from cityq.objects import object_index, object_name
-from cityq.pipeline.images import load_image_tensor, normalize
-from cityq.pipeline.model_records import get_model_record, load_model_weights
 from cityq.progress import bar
 from cityq.reliance.variants import METHODS, Remover
+from cityq.store import datasets
 from cityq.store import reliance as table
+from cityq.store.image_cache import load_image_tensor
+from cityq.store.models import get_model_record, load_model_weights
+from cityq.store.segmentations import load_segmentation
 from cityq.synth.replay import BACKDROP, Replayer, SynthRecord
 
 SPLITS = ("train", "val", "test")
@@ -98,10 +101,7 @@ def measure_reliance(store, model: str, options: RelianceOptions | None = None) 
               "mean_colour": list(remover.mean_colour) if remover.mean_colour else None,
               "batch_size": options.batch_size, "block_size": options.block_size, "device": str(device)}
     rows = images.set_index("image_id").loc[sorted(todo)]
-    root = Path(store.fetch_df("SELECT root FROM datasets WHERE dataset = $d", {"d": record.dataset})["root"][0])
     city_index = {city: i for i, city in enumerate(record.cities)}
-    from cityq.pipeline.segment import load_segmentation
-
     with store.run("reliance", subject=model, config=config), \
             bar(total=sum(len(v) for v in todo.values()), desc=f"reliance {model} ({options.method})",
                 unit="removal", disable=None if options.progress is None else not options.progress) as progress:
@@ -113,7 +113,7 @@ def measure_reliance(store, model: str, options: RelianceOptions | None = None) 
             variants = []
             for position, image_id in enumerate(ids):
                 row = block.loc[image_id]
-                removals = _removals(cache, remover, root, row, image_id, pixels[position], maps[position],
+                removals = _removals(cache, remover, Path(row["root"]), row, image_id, pixels[position], maps[position],
                                      todo[image_id], summary)
                 variants.append((image_id, city_index[row["city"]], pixels[position], maps[position], removals))
             frame = _evaluate_block(network, device, options.batch_size, model, options.method, segmentation_id,
@@ -141,10 +141,12 @@ def _validate(options: RelianceOptions) -> None:
 
 
 def _split_images(store, dataset: str, split: str, per_city: int | None) -> pd.DataFrame:
-    frame = store.fetch_df("SELECT image_id, city, path, sha256 FROM images WHERE dataset = $d AND split = $s "
-                           "ORDER BY image_id", {"d": dataset, "s": split})
-    if frame.empty:
+    ids = datasets.split_image_ids(store, dataset, split)
+    if not len(ids):
         raise CityqError(f"dataset {dataset!r} has no {split} images; add images with `cityq dataset add`")
+    cities = datasets.image_cities(store, ids)
+    frame = datasets.image_files(store, ids)[["image_id", "path", "sha256", "root"]].sort_values("image_id")
+    frame = frame.assign(city=frame["image_id"].map(cities))
     if per_city is not None:
         # A fixed subset: the images of each city with the smallest crc32 of their path.
         frame = frame.assign(key=[zlib.crc32(p.encode()) for p in frame["path"]])
@@ -203,8 +205,7 @@ def _remover(store, options, record, segmentation_id, synth, size) -> tuple[Remo
 
 def _mean_colour(store, dataset: str, size: int) -> tuple[float, float, float]:
     """The data set's mean colour: the mean RGB of its training images as the models see them."""
-    ids = store.fetch_df("SELECT image_id FROM images WHERE dataset = $d AND split = 'train' ORDER BY image_id",
-                         {"d": dataset})["image_id"].tolist()
+    ids = datasets.split_image_ids(store, dataset, "train").tolist()
     if not ids:
         raise CityqError(f"dataset {dataset!r} has no train images to take the mean colour of")
     total = np.zeros(3)

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import ndimage, sparse
 from scipy.sparse.linalg import spsolve
 
-from cityq.pipeline.images import IMAGENET_STD
+from cityq.imaging import IMAGENET_STD
 
 # (dy, dx), weight: ROAD's neighbours_weights.
 NEIGHBOURS = (((-1, -1), 1 / 12), ((-1, 0), 1 / 6), ((-1, 1), 1 / 12), ((0, -1), 1 / 6),

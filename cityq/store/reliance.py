@@ -77,14 +77,16 @@ def filtered_objects(store, segmentation_id: int, image_ids, min_mean_pixels: fl
 def dataset_synth(store, dataset: str) -> dict | None:
     """synth.json's content for a synthetic data set: from the dataset's config where `dataset
     add` stored it, else from the file in its root; None for other data sets."""
-    rows = store.con.execute("SELECT root, config FROM datasets WHERE dataset = $d", {"d": dataset}).fetchall()
-    if not rows:
+    from cityq.store.datasets import get_dataset
+
+    row = get_dataset(store, dataset)
+    if row is None:
         return None
-    root, config = rows[0]
-    stored = json.loads(config).get("synth") if config else None
+    config = row.get("config") or {}
+    stored = (json.loads(config) if isinstance(config, str) else config).get("synth")
     if isinstance(stored, dict):
         return stored
-    path = Path(root) / "synth.json"
+    path = Path(row["root"]) / "synth.json"
     if path.is_file():
         try:
             return json.loads(path.read_text())

@@ -36,9 +36,8 @@ est AS (
     FROM ranked rk GROUP BY rk.model, rk.method, rk.segmenter, rk.city
 ),
 ing AS (
-    SELECT g.ingest_id, g.height * g.width AS hw,
-           list_position(list_transform(g.thresholds, lambda v: round(v, 6)), round(threshold, 6)) AS t_pos
-    FROM ingests g WHERE g.ingest_id IN (SELECT DISTINCT ingest_id FROM lr)
+    SELECT f.ingest_id, f.hw, threshold_position(f.thresholds, threshold) AS t_pos
+    FROM finished_ingests(split := split, target := target) f WHERE f.ingest_id IN (SELECT DISTINCT ingest_id FROM lr)
 ),
 img AS (
     SELECT ing.ingest_id, im.city, mi.image_id, mi.area_pixels[ing.t_pos] / ing.hw AS area,
