@@ -12,9 +12,9 @@ import pytest
 import torch
 from torch import nn
 
+from cityq.imaging import IMAGENET_MEAN, IMAGENET_STD, normalize
 from cityq.objects import object_index
 from cityq.pipeline.gradcam import gradcam_masks
-from cityq.imaging import IMAGENET_MEAN, IMAGENET_STD, normalize
 from cityq.reliance.control import control_region, control_seed
 from cityq.reliance.removal import from_uint8, impute, to_uint8
 from cityq.synth import generate_dataset
@@ -142,7 +142,8 @@ def test_grad_cam_of_the_fixed_net_ranks_the_class_it_uses_first_by_lift(scenes)
     _, items = scenes
     tokyo = [(rgb, labels) for _, city, rgb, labels in items if city == TOKYO]
     model = ColourShare()
-    x = normalize(torch.from_numpy(np.stack([_magenta_signs(r, lab) for r, lab in tokyo])).permute(0, 3, 1, 2).contiguous())
+    painted = np.stack([_magenta_signs(r, lab) for r, lab in tokyo])
+    x = normalize(torch.from_numpy(painted).permute(0, 3, 1, 2).contiguous())
     masks, _ = gradcam_masks(model, model.indicator, x, torch.full((len(tokyo),), TOKYO))
     lift = _lift(masks.numpy(), np.stack([lab for _, lab in tokyo]), threshold=0.5)
     ranked = sorted(lift, key=lift.get, reverse=True)

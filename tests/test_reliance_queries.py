@@ -32,7 +32,8 @@ def store():
                             "JOIN images i USING (image_id) JOIN models m ON m.model = g.model")
     # True reliance: higher for objects Grad-CAM lifts more, plus noise per image.
     truth = lift.assign(effect=lambda f: 0.1 * np.log(f["lift"].clip(lower=1e-3)) + rng.normal(0, 0.01, len(f)))
-    counts = counts.merge(truth[["model", "city", "object_id", "effect"]], on=["model", "city", "object_id"], how="left")
+    counts = counts.merge(truth[["model", "city", "object_id", "effect"]], on=["model", "city", "object_id"],
+                          how="left")
     counts["effect"] = counts["effect"].fillna(0.0)
     n = len(counts)
     # Views of a place look alike: most of the noise of a removal is the place's, shared by its views.
@@ -44,7 +45,10 @@ def store():
     p_after = np.clip(p_before - counts["effect"].to_numpy() - place_noise - rng.normal(0, 0.01, n), 0, 1)
     p_control = np.clip(p_before - rng.normal(0.005, 0.03, n), 0, 1)
     target = np.array([list(c).index(city) for c, city in zip(counts["cities"], counts["city"])])
-    flip = lambda p: np.where(p < 0.5, 1 - target, target)  # two classes
+
+    def flip(p):  # two classes: below 0.5 the other one is predicted
+        return np.where(p < 0.5, 1 - target, target)
+
     rows = pd.DataFrame({
         "model": counts["model"], "method": "redraw", "segmentation_id": counts["segmentation_id"].astype("int32"),
         "image_id": counts["image_id"].astype("int32"), "object_id": counts["object_id"].astype("int16"),
@@ -59,8 +63,8 @@ def store():
 
 
 def _raw(store):
-    return store.fetch_df("SELECT r.*, i.city, i.place_id, o.name AS object FROM reliance r JOIN images i USING (image_id) "
-                          "JOIN objects o USING (object_id)")
+    return store.fetch_df("SELECT r.*, i.city, i.place_id, o.name AS object FROM reliance r "
+                          "JOIN images i USING (image_id) JOIN objects o USING (object_id)")
 
 
 def test_reliance_by_city_matches_pandas(store):
@@ -129,19 +133,22 @@ def test_rpc_vs_reliance_is_spearman_with_the_top_three_of_each(store):
         one = both[(both["model"] == row.model) & (both["city"] == row.city)]
         assert row.n_objects == len(one) >= 3
         assert row.spearman == pytest.approx(spearmanr(one["lift"], one["net"]).statistic, abs=1e-9)
-        assert row.top_lift.split(", ") == one.sort_values(["lift", "object"], ascending=[False, True])["object"][:3].tolist()
-        assert row.top_reliance.split(", ") == one.sort_values(["net", "object"], ascending=[False, True])["object"][:3].tolist()
+        by_lift = one.sort_values(["lift", "object"], ascending=[False, True])["object"][:3].tolist()
+        by_net = one.sort_values(["net", "object"], ascending=[False, True])["object"][:3].tolist()
+        assert row.top_lift.split(", ") == by_lift and row.top_reliance.split(", ") == by_net
     assert (got["spearman"] > 0.3).all()  # reliance was made to follow lift
 
 
 def test_rpc_vs_reliance_interval_against_a_numpy_place_bootstrap(store):
     got = store.query("rpc vs reliance", model="vgg11-s0", n_boot=300)
     objects = store.query("lift vs reliance", model="vgg11-s0")
-    masks = store.fetch_df("SELECT mi.image_id, mi.area_pixels[list_position(g.thresholds, 0.5)] / (g.height * g.width) "
-                           "AS area, i.city, i.place_id FROM mask_images mi JOIN ingests g USING (ingest_id) "
+    masks = store.fetch_df("SELECT mi.image_id, mi.area_pixels[list_position(g.thresholds, 0.5)] "
+                           "/ (g.height * g.width) AS area, i.city, i.place_id FROM mask_images mi "
+                           "JOIN ingests g USING (ingest_id) "
                            "JOIN images i USING (image_id) WHERE g.model = 'vgg11-s0'")
-    counts = store.fetch_df("SELECT oc.image_id, oc.object_id, oc.n_pixels, oc.m_pixels[list_position(g.thresholds, 0.5)] "
-                            "AS m FROM object_counts oc JOIN ingests g USING (ingest_id) WHERE g.model = 'vgg11-s0'")
+    counts = store.fetch_df("SELECT oc.image_id, oc.object_id, oc.n_pixels, "
+                            "oc.m_pixels[list_position(g.thresholds, 0.5)] AS m FROM object_counts oc "
+                            "JOIN ingests g USING (ingest_id) WHERE g.model = 'vgg11-s0'")
     raw = _raw(store)
     raw = raw[raw["model"] == "vgg11-s0"]
     raw["net"] = raw["p_control"].astype(float) - raw["p_after"]

@@ -25,6 +25,8 @@ def reliance(
     batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 64,
     block_size: Annotated[int, typer.Option(help="Images per committed block.")] = 32,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    force: Annotated[bool, typer.Option("--force", help="Measure again: drop the model's rows for this method "
+                                                         "first (the removed images stay cached).")] = False,
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Remove each selected object from each image that shows it, and its control (the same shape
@@ -39,7 +41,7 @@ def reliance(
 
     options = RelianceOptions(split=split, objects=objects, method=method, segmenter=segmenter,
                               min_mean_pixels=min_mean_pixels, images_per_city=images_per_city,
-                              batch_size=batch_size, block_size=block_size, device=device)
+                              batch_size=batch_size, block_size=block_size, device=device, force=force)
     with open_store(store, create=False) as opened:
         for name in model:
             summary = measure_reliance(opened, name, options)
@@ -47,7 +49,8 @@ def reliance(
                 typer.echo(f"{name}: {method} cannot remove {', '.join(summary.skipped)} (nothing stands behind "
                            "the backdrop); skipped", err=True)
             if summary.already_done:
-                typer.echo(f"{name}: every selected object already measured ({method}); nothing to do", err=True)
+                typer.echo(f"{name}: every selected object already measured ({method}); nothing to do "
+                           "(--force measures again)", err=True)
                 continue
             typer.echo(f"{name}: {summary.pairs} removals on {summary.images} images in {summary.seconds:.1f} s "
                        f"({summary.computed} removed images made, {summary.cached} from the cache; "

@@ -50,6 +50,7 @@ class RelianceOptions:
     batch_size: int = 64  # images per forward pass
     block_size: int = 32  # images per committed block
     device: str = "auto"
+    force: bool = False  # measure again: drop this model's rows for the method and class maps first
     progress: bool | None = None  # None: bars when stderr is a terminal
 
 
@@ -84,6 +85,8 @@ def measure_reliance(store, model: str, options: RelianceOptions | None = None) 
     synth = table.dataset_synth(store, record.dataset)
     summary = RelianceSummary(model=model, method=options.method)
     wanted = _wanted_pairs(store, options, images, segmentation_id, synth, size, summary)
+    if options.force:
+        table.delete_reliance(store, model, options.method, segmentation_id)
     done = table.done_pairs(store, model, options.method, segmentation_id)
     todo = {i: [k for k in objects if (i, k) not in done] for i, objects in wanted.items()}
     todo = {i: objects for i, objects in todo.items() if objects}

@@ -44,10 +44,12 @@ def write_block(store, frame: pd.DataFrame) -> int:
         return store.insert_df("reliance", frame)
 
 
-def delete_reliance(store, model: str, method: str | None = None) -> None:
+def delete_reliance(store, model: str, method: str | None = None, segmentation_id: int | None = None) -> None:
+    """A model's rows (of one method, of one segmentation's class maps, or all), in one transaction."""
     with store.transaction():
-        store.con.execute("DELETE FROM reliance WHERE model = $m AND ($method IS NULL OR method = $method)",
-                          {"m": model, "method": method})
+        store.con.execute("DELETE FROM reliance WHERE model = $m AND ($method IS NULL OR method = $method) "
+                          "AND ($s IS NULL OR segmentation_id = $s)",
+                          {"m": model, "method": method, "s": segmentation_id})
 
 
 def object_pixels(store, segmentation_id: int, image_ids) -> pd.DataFrame:
