@@ -30,7 +30,7 @@ class ColourShare(nn.Module):
     """logit(tokyo) = gain * (share of pixels within L1 `tolerance` of `colour` - `share0`);
     logit(pittsburgh) = -logit(tokyo). Input: ImageNet-normalised, as every cityq model's."""
 
-    def __init__(self, colour=(1.0, 0.0, 1.0), tolerance=0.3, gain=400.0, share0=0.01):
+    def __init__(self, colour=(1.0, 0.0, 1.0), tolerance=0.3, gain=400.0, share0=0.01, tokyo=TOKYO):
         super().__init__()
         mean, std, colour = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD), torch.tensor(colour)
         self.difference = nn.Conv2d(3, 6, 1)  # +-(pixel - colour) per channel, in [0, 1] units
@@ -48,8 +48,9 @@ class ColourShare(nn.Module):
             self.difference.bias.copy_(b)
             self.closeness.weight.fill_(-1.0 / tolerance)
             self.closeness.bias.fill_(1.0)
-            self.fc.weight.copy_(torch.tensor([[gain], [-gain]]))
-            self.fc.bias.copy_(torch.tensor([-gain * share0, gain * share0]))
+            sign = torch.tensor([1.0, -1.0] if tokyo == 0 else [-1.0, 1.0])
+            self.fc.weight.copy_(gain * sign[:, None])
+            self.fc.bias.copy_(-gain * share0 * sign)
 
     def forward(self, x):
         share = self.pool(self.indicator(self.closeness(self.split(self.difference(x))))).flatten(1)
@@ -148,3 +149,46 @@ def test_grad_cam_of_the_fixed_net_ranks_the_class_it_uses_first_by_lift(scenes)
     lift = _lift(masks.numpy(), np.stack([lab for _, lab in tokyo]), threshold=0.5)
     ranked = sorted(lift, key=lift.get, reverse=True)
     assert ranked[0] == SIGN and lift[SIGN] > 5 and max(v for k, v in lift.items() if k != SIGN) < 1
+
+
+def test_through_the_store_the_fixed_net_relies_on_signboard_and_grad_cam_agrees(tmp_path, cli):
+    """The same known answer through `cityq reliance`, the ingest and the queries: signboard
+    tops both Grad-CAM's lift and the reliance ranking in tokyo, and removing it flips every
+    tokyo image that shows one. Images on disk carry magenta signs, so removal is by impute."""
+    from PIL import Image
+
+    from cityq.models.checkpoint import save_checkpoint
+    from cityq.models.registry import register_arch
+
+    # The store's cities are sorted: pittsburgh 0, tokyo 1.
+    register_arch("test-colour-share", "indicator", "test only: scores the share of magenta pixels")(
+        lambda n: ColourShare(share0=0.002, tokyo=1))
+    root = tmp_path / "images"
+    generate_dataset(root, per_city=20, size=64, seed=5, progress=False)
+    for path in root.rglob("*.labels.png"):
+        image = path.with_name(path.name.replace(".labels", ""))
+        labels = np.asarray(Image.open(path))
+        Image.fromarray(_magenta_signs(np.asarray(Image.open(image)), labels)).save(image)
+    weights = tmp_path / "colour.pt"
+    save_checkpoint(weights, ColourShare(share0=0.002, tokyo=1), "test-colour-share", 2, {"img_size": 64})
+    store = tmp_path / "store"
+    for args in (["dataset", "add", root, "--name", "painted"],
+                 ["model", "import", "--arch", "test-colour-share", "--checkpoint", weights, "--name", "colour",
+                  "--dataset", "painted"],
+                 ["ingest", "--model", "colour", "--device", "cpu"],
+                 ["reliance", "--model", "colour", "--method", "impute", "--device", "cpu"]):
+        result = cli([*args, "--store", store])
+        assert result.exit_code == 0, result.output
+    from cityq.store import Store
+
+    with Store(store, read_only=True) as opened:
+        versus = opened.query("rpc vs reliance", model="colour", n_boot=0).set_index("city")
+        by_city = opened.query("reliance by city", model="colour", n_boot=0)
+    assert versus.loc["tokyo", "top_lift"].split(", ")[0] == "signboard"
+    assert versus.loc["tokyo", "top_reliance"].split(", ")[0] == "signboard"
+    sign = by_city[(by_city["city"] == "tokyo") & (by_city["object"] == "signboard")].iloc[0]
+    others = by_city[by_city["object"] != "signboard"]
+    assert sign["flip_share"] == 1.0 and sign["net"] > 0.5
+    assert (others["flip_share"] == 0).all() and (others["drop"].abs() < 1e-4).all()
+    # (A large object's control can land on the signs, and its net then goes negative: the
+    # control removes the same number of pixels elsewhere, whatever they show.)
