@@ -234,29 +234,32 @@ def _removals(cache, remover, root, row, image_id, image, classes, objects, summ
 
 
 def _evaluate_block(network, device, batch_size, model, method, segmentation_id, variants, summary) -> pd.DataFrame:
-    """One forward pass per batch over every original, removed and control image of the block."""
-    stack, targets = [], []
-    for _, target, image, _, removals in variants:
+    """One forward pass per batch over every distinct original, removed and control image of the
+    block. A variant equal to its original (a redraw control over nothing but the backdrop
+    changes no pixel) is not evaluated again: it gets the original's numbers, which are exact."""
+    stack, targets, records = [], [], []
+    for image_id, target, image, classes, removals in variants:
+        before = len(stack)
         stack.append(image)
         targets.append(target)
-        for r in removals.values():
-            stack += [r.removed, r.control]
-            targets += [target, target]
+        for k, r in removals.items():
+            slots = []
+            for variant in (r.removed, r.control):
+                if np.array_equal(variant, image):
+                    slots.append(before)
+                else:
+                    slots.append(len(stack))
+                    stack.append(variant)
+                    targets.append(target)
+            records.append((image_id, k, int((classes == k).sum()), r.control_overlap, target, before, *slots))
     t = time.perf_counter()
     p_true, predicted = evaluate(network, np.stack(stack), np.array(targets), device, batch_size)
     summary.eval_seconds += time.perf_counter() - t
     summary.evaluations += len(stack)
-    records, at = [], 0
-    for image_id, target, _, classes, removals in variants:
-        before = at
-        at += 1
-        for k in removals:
-            after, control = at, at + 1
-            at += 2
-            records.append((model, method, segmentation_id, image_id, k, int((classes == k).sum()),
-                            removals[k].control_overlap, target, p_true[before], p_true[after], p_true[control],
-                            predicted[before], predicted[after], predicted[control]))
-    return pd.DataFrame(records, columns=list(table.COLUMNS[:-1])).astype(
+    rows = [(model, method, segmentation_id, image_id, k, pixels, overlap, target, p_true[b], p_true[a], p_true[c],
+             predicted[b], predicted[a], predicted[c])
+            for image_id, k, pixels, overlap, target, b, a, c in records]
+    return pd.DataFrame(rows, columns=list(table.COLUMNS[:-1])).astype(
         {"segmentation_id": "int32", "image_id": "int32", "object_id": "int16", "pixels": "int32",
          "control_overlap": "float32", "target_index": "int16", "p_before": "float32", "p_after": "float32",
          "p_control": "float32", "pred_before": "int16", "pred_after": "int16", "pred_control": "int16"})
