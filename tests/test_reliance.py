@@ -160,3 +160,46 @@ def test_reliance_by_city_against_pandas(measured):
     spread = got.dropna(subset=["net_low"])
     assert len(spread) > 0
     assert ((spread["net_low"] <= spread["net"] + 1e-9) & (spread["net"] <= spread["net_high"] + 1e-9)).all()
+
+
+def test_sigkill_mid_run_then_rerun_gives_the_rows_of_an_uninterrupted_run(measured, copy_store):
+    """`cityq reliance` killed (SIGKILL) once two images' removals are cached, then rerun: the
+    same rows as the uninterrupted run, no duplicates, and `cityq check` passes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from cityq.store.check import check_store, failed
+
+    path, _ = measured
+    store_path = copy_store(path)
+    with Store(store_path) as store:
+        store.con.execute("DELETE FROM reliance")
+    # Removed images are cached under the store: clear them so the kill lands in the work.
+    import shutil
+
+    shutil.rmtree(store_path / "cache" / "removals", ignore_errors=True)
+    args = [sys.executable, "-c", "from cityq.cli import main; main()", "reliance", "--model", "resnet18-s0",
+            "--images-per-city", "4", "--block-size", "1", "--device", "cpu", "--store", str(store_path)]
+    env = dict(os.environ, CITYQ_PROGRESS="0")
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    cache = store_path / "cache" / "removals"
+    while process.poll() is None and sum(1 for _ in cache.rglob("*.npz")) < 2:
+        time.sleep(0.005)
+    assert process.poll() is None, "the run finished before the kill: " + process.stderr.read()
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    with Store(store_path, read_only=True) as store:
+        partial = len(_rows(store, "resnet18-s0"))
+    rerun = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    columns = ["image_id", "object_id", "pixels", "p_before", "p_after", "p_control", "pred_after", "pred_control"]
+    with Store(store_path, read_only=True) as store:
+        after = _rows(store, "resnet18-s0")
+        assert not failed(check_store(store, sample=2))
+    with Store(path, read_only=True) as store:
+        whole = _rows(store, "resnet18-s0")
+    assert partial < len(whole)
+    pd.testing.assert_frame_equal(after[columns].reset_index(drop=True), whole[columns].reset_index(drop=True))
