@@ -53,7 +53,8 @@ def demo(
     typer.echo(f'  cityq query "rpc by city" --store {result.store} -p threshold=0.3')
     typer.echo(f'  cityq sql "SELECT * FROM ar_by_model_pair()" --store {result.store} --format csv')
     typer.echo(f'  cityq chart "rpc sweep" -o sweep.html --store {result.store}')
-    typer.echo(f'  cityq query "reliance by city" --store {result.store} -p model=vgg11-s0')
+    if reliance is not None and not reliance.empty:
+        typer.echo(f'  cityq query "reliance by city" --store {result.store} -p model={reliance["model"].iloc[0]}')
 
 
 def register(app: typer.Typer) -> None:
