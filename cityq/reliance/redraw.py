@@ -9,6 +9,8 @@ road, sidewalk) it covers stays as it was, since nothing stands behind it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from cityq.objects import object_index
@@ -22,13 +24,15 @@ def redraw_removal(replayer: Replayer, path: str, object_index_: int) -> np.ndar
     return replayer.draw(path, [object_index_]).rgb
 
 
-def redraw_control(replayer: Replayer, path: str, original: np.ndarray, labels: np.ndarray,
-                   region: np.ndarray) -> np.ndarray:
+def redraw_control(replayer: Replayer | Callable[[frozenset], np.ndarray], path: str, original: np.ndarray,
+                   labels: np.ndarray, region: np.ndarray) -> np.ndarray:
     """uint8 (s, s, 3): `original` with the objects inside `region` (bool) replaced by what
-    stood behind them, from the scene drawn again without their classes."""
+    stood behind them, from the scene drawn again without their classes. `replayer` may also be
+    a function omit -> rgb (a memo of the image's drawings: a control over one class is that
+    class's removal)."""
     covered = frozenset(int(k) for k in np.unique(labels[region])) - _BACKDROP
     out = np.array(original, copy=True)
     if covered:
-        behind = replayer.draw(path, covered).rgb
+        behind = replayer(covered) if callable(replayer) else replayer.draw(path, covered).rgb
         out[region] = behind[region]
     return out

@@ -79,6 +79,13 @@ class Remover:
         if stored is not None and not np.array_equal(original.rgb, stored):
             raise CityqError(f"{path}: the generator no longer draws this image as it was stored (the data set "
                              "was written by another version of cityq); remove objects with --method impute")
+        drawn: dict[frozenset, np.ndarray] = {}
+
+        def draw(omit: frozenset) -> np.ndarray:  # a control over one class is that class's removal
+            if omit not in drawn:
+                drawn[omit] = self.replayer.draw(path, omit).rgb
+            return drawn[omit]
+
         out = []
         for k in objects:
             native = original.labels == k
@@ -86,8 +93,8 @@ class Remover:
                 raise CityqError(f"{path}: the scene has no {int(k)}; --method redraw needs the `labels` segmenter")
             seed = control_seed(path, int(k))
             region = control_region(native, seed)
-            removed = self.replayer.draw(path, [int(k)]).rgb
-            control = redraw_control(self.replayer, path, original.rgb, original.labels, region.mask)
+            removed = draw(frozenset({int(k)}))
+            control = redraw_control(draw, path, original.rgb, original.labels, region.mask)
             out.append(Removal(int(k), int((classes == k).sum()), self._squash(removed), self._squash(control),
                                region.overlap / int(native.sum())))
         return out
