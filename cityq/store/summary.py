@@ -39,6 +39,11 @@ def summarise(store: Store) -> dict[str, duckdb.DuckDBPyRelation]:
             "JOIN segmentations s USING (segmentation_id) LEFT JOIN mask_blocks b USING (ingest_id) "
             "GROUP BY ALL ORDER BY ALL"
         ),
+        "reliance": sql(
+            "SELECT r.model, r.method, s.segmenter, count(DISTINCT r.image_id) AS images, "
+            "count(DISTINCT r.object_id) AS objects, count(*) AS removals FROM reliance r "
+            "JOIN segmentations s USING (segmentation_id) GROUP BY ALL ORDER BY ALL"
+        ),
         "stages": sql(
             "SELECT stage, status, count(*) AS runs, max(ended_at) AS last_ended "
             "FROM runs GROUP BY ALL ORDER BY ALL"
