@@ -21,8 +21,8 @@ WITH r AS (
     FROM reliance r
     JOIN images im ON im.image_id = r.image_id
     JOIN segmentations s ON s.segmentation_id = r.segmentation_id
-    WHERE im.split = split AND (model IS NULL OR r.model = model) AND (method IS NULL OR r.method = method)
-      AND (segmenter IS NULL OR s.segmenter = segmenter)
+    WHERE im.split = split AND name_in(r.model, model) AND (method IS NULL OR r.method = method)
+      AND name_in(s.segmenter, segmenter)
 ),
 est AS (
     SELECT r.model, r.method, r.segmenter, r.city, r.object_id, count(*) AS n_images, avg(r.pixels) AS mean_pixels,
