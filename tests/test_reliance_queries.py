@@ -174,3 +174,58 @@ def test_rpc_vs_reliance_interval_against_a_numpy_place_bootstrap(store):
         low, high = np.quantile(rhos, [0.025, 0.975])
         assert row.spearman_low <= row.spearman <= row.spearman_high
         assert row.spearman_high - row.spearman_low == pytest.approx(high - low, rel=0.4), row.city
+
+
+# -- the chart and the report (main's conventions: one segmenter per view, lift = 1 drawn) ----
+
+def _parts(spec: dict):
+    yield spec
+    for key in ("layer", "hconcat", "vconcat", "concat"):
+        for part in spec.get(key, []):
+            yield from _parts(part)
+    if isinstance(spec.get("spec"), dict):
+        yield from _parts(spec["spec"])
+
+
+def _chart_rows(spec: dict) -> pd.DataFrame:
+    return pd.concat([pd.DataFrame(rows) for rows in spec["datasets"].values()], ignore_index=True)
+
+
+def test_lift_vs_reliance_chart_draws_lift_one_and_keeps_segmenters_apart(store):
+    from cityq.charts import render_chart
+
+    frame = store.query("lift vs reliance")
+    other = frame.assign(segmenter="small-seg", net=frame["net"] * 0.5)
+    spec = render_chart("lift vs reliance", pd.concat([frame, other], ignore_index=True)).to_dict()
+    parts = list(_parts(spec))
+    assert any(p.get("encoding", {}).get("x", {}).get("field") == "lift" for p in parts)
+    from cityq.charts.theme import LIFT_ONE
+
+    ones = [p for p in parts if p.get("encoding", {}).get("x", {}).get("datum") == 1]
+    assert ones and ones[0]["mark"]["color"] == LIFT_ONE  # lift = 1, drawn as in every lift chart
+    rows = _chart_rows(spec)
+    assert spec["facet"]["row"]["field"] == "panel"
+    assert rows.groupby("panel")["segmenter"].nunique().max() == 1  # never two segmenters in one panel
+    assert rows["panel"].nunique() == 2 * frame["model"].nunique()
+
+
+def test_lift_vs_reliance_chart_fills_its_width_and_defaults_to_one_segmenter(store):
+    from cityq.charts import chart_of, render_chart
+
+    frame = store.query("lift vs reliance")
+    narrow = render_chart("lift vs reliance", frame, width=600).to_dict()
+    wide = render_chart("lift vs reliance", frame, width=1200).to_dict()
+    assert wide["spec"]["width"] > 1.8 * narrow["spec"]["width"]
+    rows = _chart_rows(chart_of(store, "lift vs reliance").to_dict())
+    assert rows["segmenter"].nunique() == 1
+
+
+def test_the_report_answers_whether_grad_cam_is_right_among_the_findings(store, tmp_path):
+    from cityq.report import write_report
+
+    text = write_report(store, tmp_path / "report.html").read_text()
+    finding = text.index("Is Grad-CAM right?")
+    assert finding < text.index('id="details"')  # a finding, before the details
+    rho = store.query("rpc vs reliance")["spearman"]
+    assert f"ranges from {rho.min():.2f} to {rho.max():.2f} (median {rho.median():.2f})" in text
+    assert "Lift against reliance by removal" in text and "SELECT * FROM lift_vs_reliance(" in text

@@ -58,6 +58,18 @@ def arch_vs_seed_sentence(frame: pd.DataFrame) -> str:
     return sentence
 
 
+def reliance_sentence(frame: pd.DataFrame) -> str:
+    """How far Grad-CAM's ranking of objects (by lift) follows what removing them costs the
+    models (net reliance), from `rpc vs reliance` rows."""
+    rho = frame["spearman"].dropna()
+    if rho.empty:
+        return "Too few objects per model and city to correlate lift with reliance (needs three)."
+    above = int((frame["spearman_low"] > 0).sum()) if "spearman_low" in frame else 0
+    return (f"Over {len(rho)} model and city pairs, the Spearman correlation between lift and net reliance "
+            f"ranges from {rho.min():.2f} to {rho.max():.2f} (median {rho.median():.2f}); its 95% interval lies "
+            f"above zero for {above} of them.")
+
+
 @dataclass(frozen=True)
 class Section:
     query: str  # a named query
@@ -83,7 +95,7 @@ FINDINGS: tuple[Section, ...] = (
     Section("ar arch vs seed", "Do architectures differ more than seeds? (Table 2)", chart=False, table=True,
             table_columns=ARCH_VS_SEED_COLUMNS, sentence=arch_vs_seed_sentence),
     Section("rpc vs reliance", "Is Grad-CAM right? Its top objects beside what removing them costs the model",
-            chart=False, table=True,
+            chart=False, table=True, per_segmenter=True, sentence=reliance_sentence,
             table_columns=("model", "method", "city", "n_objects", "spearman", "spearman_low", "spearman_high",
                            "top_lift", "top_reliance")),
     Section("accuracy", "How well the models tell the cities apart", chart=False, table=True,
