@@ -92,7 +92,7 @@ def _first_and_second(method: str, per_city: int, size: int, arch: str):
     with tempfile.TemporaryDirectory(prefix="cityq-bench-reliance-") as folder:
         root = Path(folder)
         generate_dataset(root / "images", per_city=per_city, size=size, seed=0, progress=False)
-        with Store(root / "store") as store:
+        with Store.create(root / "store") as store:
             add_dataset(store, root / "images", "bench", progress=False)
             for seed in (0, 1):
                 torch.manual_seed(seed)

@@ -27,7 +27,7 @@ def test_shallow_nets_that_rank_signboard_second_rely_on_it(tmp_path):
     demo = DemoConfig(out=tmp_path)
     generate_dataset(tmp_path / "images", per_city=demo.per_city, size=demo.size, seed=demo.seed, workers=2,
                      progress=False)
-    with Store(tmp_path / "store") as store:
+    with Store.create(tmp_path / "store") as store:
         add_dataset(store, tmp_path / "images", "synth", progress=False)
         for arch in ("simple", "simpler"):
             train_model(store, TrainConfig(dataset="synth", arch=arch, seed=0, epochs=demo.epochs_for(arch),

@@ -6,11 +6,11 @@ from typing import Annotated
 
 import typer
 
-from cityq.cli.common import DEFAULT_STORE, StoreOption, open_store
+from cityq.cli.common import DEFAULT_STORE, StoreOption, open_store, split_names
 
 
 def reliance(
-    model: Annotated[list[str], typer.Option("--model", "-m", help="Model name (repeatable).")],
+    model: Annotated[list[str], typer.Option("--model", "-m", help="Model name (repeatable, or a comma list).")],
     split: Annotated[str, typer.Option(help="Which split's images: train, val or test.")] = "test",
     objects: Annotated[str, typer.Option(help="filtered (the object filter), planted (synthetic data), "
                                               "or a comma list of ADE20K names.")] = "filtered",
@@ -43,7 +43,7 @@ def reliance(
                               min_mean_pixels=min_mean_pixels, images_per_city=images_per_city,
                               batch_size=batch_size, block_size=block_size, device=device, force=force)
     with open_store(store, create=False) as opened:
-        for name in model:
+        for name in split_names(model):
             summary = measure_reliance(opened, name, options)
             if summary.skipped:
                 typer.echo(f"{name}: {method} cannot remove {', '.join(summary.skipped)} (nothing stands behind "

@@ -11,7 +11,7 @@ def _disk_size(store: Store) -> int:
     return sum(f.stat().st_size for f in store.path.rglob("*") if f.is_file())
 
 
-SECTIONS = ("store", "images", "models", "ingests", "stages")
+SECTIONS = ("store", "images", "models", "ingests", "reliance", "stages")
 
 
 def summarise(store: Store) -> dict[str, duckdb.DuckDBPyRelation]:
