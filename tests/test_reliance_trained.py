@@ -4,8 +4,8 @@ simple-s0 and simpler-s0, trained exactly as `cityq demo` trains them (docs/repr
 they rank tokyo's signboard second by lift), lose more of their probability of tokyo when the
 signboards are drawn out of the scene than when the same shapes are removed elsewhere: the net
 drop's 95% interval lies above zero. The cheapest honest setup is the demo's own: its data,
-its training, seed 0; only the removal is narrowed to the one object asked about. About two
-minutes on two idle cores, so it is slow.
+its training, seed 0; only the removal is narrowed to the one object asked about. 6.2 minutes
+on the shared 2-core machine at load 8-9 (2026-12-02), so it is slow.
 """
 
 from __future__ import annotations
