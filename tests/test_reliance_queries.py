@@ -229,3 +229,17 @@ def test_the_report_answers_whether_grad_cam_is_right_among_the_findings(store, 
     rho = store.query("rpc vs reliance")["spearman"]
     assert f"ranges from {rho.min():.2f} to {rho.max():.2f} (median {rho.median():.2f})" in text
     assert "Lift against reliance by removal" in text and "SELECT * FROM lift_vs_reliance(" in text
+
+
+def test_an_unknown_removal_method_is_an_error_not_an_empty_answer(store):
+    from cityq.errors import CityqError
+
+    assert len(store.query("reliance by city", method="redraw", n_boot=0))
+    assert store.query("reliance by city", method="impute", n_boot=0).empty  # known, not measured: no rows
+    for name in ("reliance by city", "lift vs reliance", "rpc vs reliance"):
+        with pytest.raises(CityqError, match="unknown removal method 'redraws'; methods: redraw, impute"):
+            store.query(name, method="redraws")
+    empty = Store(":memory:")
+    with pytest.raises(CityqError, match="unknown removal method"):  # also where no row could be filtered
+        empty.query("reliance by city", method="blurr")
+    empty.close()

@@ -21,7 +21,8 @@ WITH r AS (
     FROM reliance r
     JOIN images im ON im.image_id = r.image_id
     JOIN segmentations s ON s.segmentation_id = r.segmentation_id
-    WHERE im.split = split AND name_in(r.model, model) AND (method IS NULL OR r.method = method)
+    WHERE im.split = split AND name_in(r.model, model)
+      AND (method IS NULL OR r.method = (SELECT removal_method(method)))  -- a scalar subquery: checked once, rows or not
       AND name_in(s.segmenter, segmenter)
 ),
 est AS (
