@@ -159,13 +159,13 @@ def test_rpc_vs_reliance_interval_against_a_numpy_place_bootstrap(store):
         places, place_of_image = np.unique(city["place_id"], return_inverse=True)
         position = {image: k for k, image in enumerate(city["image_id"])}
         weights = rng.multinomial(len(places), np.full(len(places), 1 / len(places)), size=600)[:, place_of_image]
-        mean_area = weights @ city["area"].to_numpy() / weights.sum(axis=1)  # (reps,)
         lifts, nets = [], []
         for obj in wanted:
             c = counts[counts["object_id"] == obj]
             c = c[c["image_id"].isin(position)]
             cw = weights[:, c["image_id"].map(position).to_numpy()]
-            lifts.append(cw @ c["m"].to_numpy() / (cw @ c["n_pixels"].to_numpy()) / mean_area)
+            area = city["area"].to_numpy()[c["image_id"].map(position).to_numpy()]
+            lifts.append(cw @ c["m"].to_numpy() / (cw @ (area * c["n_pixels"].to_numpy())))  # N-weighted baseline
             r = raw[(raw["object_id"] == obj) & (raw["city"] == row.city)]
             rw = weights[:, r["image_id"].map(position).to_numpy()]
             nets.append(rw @ r["net"].to_numpy() / rw.sum(axis=1))

@@ -63,13 +63,10 @@ weights AS (
     FROM (SELECT k.unit_key, rb.b, hash(xor(k.unit_key, rb.b::UBIGINT)) / 18446744073709551616.0 AS u
           FROM (SELECT i.unit_key FROM img i UNION SELECT rl.unit_key FROM rel rl) k, range(n_boot) rb(b)) u
 ),
-area_b AS (
-    SELECT img.ingest_id, img.city, w.b, sum(w.w * img.area) / nullif(sum(w.w), 0) AS mean_area
-    FROM img JOIN weights w ON w.unit_key = img.unit_key GROUP BY img.ingest_id, img.city, w.b
-),
 rpc_b AS (
     SELECT img.ingest_id, img.city, oc.object_id, w.b,
-           sum(w.w * oc.m_pixels[ing.t_pos]) / nullif(sum(w.w * oc.n_pixels), 0) AS rpc
+           -- lift as `rpc by city` defines it: sum of M over sum of a_i N (each image's own area a_i)
+           sum(w.w * oc.m_pixels[ing.t_pos]) / nullif(sum(w.w * img.area * oc.n_pixels), 0) AS lift
     FROM img JOIN ing ON ing.ingest_id = img.ingest_id
     JOIN object_counts oc ON oc.ingest_id = img.ingest_id AND oc.image_id = img.image_id
     JOIN weights w ON w.unit_key = img.unit_key
@@ -83,13 +80,12 @@ net_b AS (
     GROUP BY rel.model, rel.method, rel.segmenter, rel.city, rel.object_id, w.b
 ),
 both_b AS (
-    SELECT lr.model, lr.method, lr.segmenter, lr.city, lr.object_id, r.b, r.rpc / nullif(a.mean_area, 0) AS lift, n.net
+    SELECT lr.model, lr.method, lr.segmenter, lr.city, lr.object_id, r.b, r.lift, n.net
     FROM lr
     JOIN rpc_b r ON r.ingest_id = lr.ingest_id AND r.city = lr.city AND r.object_id = lr.object_id
-    JOIN area_b a ON a.ingest_id = r.ingest_id AND a.city = r.city AND a.b = r.b
     JOIN net_b n ON n.model = lr.model AND n.method = lr.method AND n.segmenter = lr.segmenter
         AND n.city = lr.city AND n.object_id = lr.object_id AND n.b = r.b
-    WHERE r.rpc IS NOT NULL AND a.mean_area > 0 AND n.net IS NOT NULL
+    WHERE r.lift IS NOT NULL AND n.net IS NOT NULL
 ),
 ranked_b AS (
     SELECT bb.*,
