@@ -17,18 +17,21 @@ def test_quick_demo_runs_every_stage(tmp_path, cli):
     for column in ("lift_low", "n_images_with", "p_value", "min_p", "n_relabellings", "mean_ar_common"):
         assert column in result.stdout, column
     assert "Try next:" in result.stdout
+    assert "What the models rely on" in result.stdout and "top_reliance" in result.stdout
     from cityq.store import Store
 
     with Store(out / "store", read_only=True) as store:
         assert len(store.query("top objects", k=2)) > 0
         assert store.query("ar arch vs seed")["comparison"].tolist() == ["architecture", "seed"]
         assert len(store.query("embedding")) > 0
+        assert set(store.query("rpc vs reliance")["model"]) == {"resnet18-s0", "resnet18-s1"}
     # A second run resumes: nothing is trained or ingested again.
     again = cli(["demo", "--quick", "--out", out, "--device", "cpu"])
     assert again.exit_code == 0
     with Store(out / "store", read_only=True) as store:
-        runs = store.fetch_df("SELECT stage, count(*) AS n FROM runs WHERE stage IN ('train', 'ingest') GROUP BY stage")
-        assert dict(zip(runs["stage"], runs["n"])) == {"train": 4, "ingest": 4}
+        runs = store.fetch_df("SELECT stage, count(*) AS n FROM runs WHERE stage IN ('train', 'ingest', 'reliance') "
+                              "GROUP BY stage")
+        assert dict(zip(runs["stage"], runs["n"])) == {"train": 4, "ingest": 4, "reliance": 2}
 
 
 @pytest.mark.slow

@@ -212,8 +212,9 @@ def test_info_never_concatenates_tables_with_different_columns(cli, counts_dir, 
     models = _csv(cli(["info", "--section", "models", "-f", "csv", "--store", counts_dir]).stdout)
     assert [r["model"] for r in models] == MODELS
     everything = json.loads(cli(["info", "-f", "json", "--store", counts_dir]).stdout)
-    assert set(everything) == {"store", "images", "models", "ingests", "stages"}
+    assert set(everything) == {"store", "images", "models", "ingests", "reliance", "stages"}
     assert [r["model"] for r in everything["models"]] == MODELS
+    assert cli(["info", "--section", "reliance", "-f", "csv", "--store", counts_dir]).exit_code == 0
     assert cli(["info", "-o", tmp_path / "info.json", "--store", counts_dir]).exit_code == 0
     assert json.loads((tmp_path / "info.json").read_text()) == everything
 

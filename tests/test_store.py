@@ -33,6 +33,22 @@ def test_older_store_is_migrated(tmp_path, monkeypatch):
         assert store.fetch_df("SELECT count(*) AS n FROM notes")["n"][0] == 0
 
 
+def test_a_migration_merged_below_the_stores_version_is_applied(tmp_path):
+    # Migration numbers are reserved per issue and branches merge in any order: a store made
+    # before 0004 was merged (at 0005, without 0004's table) gets 0004 when it is next opened.
+    assert migrations.latest_version() > 4
+    with Store.create(tmp_path / "s") as store:
+        store.con.execute("DROP TABLE reliance")
+        store.con.execute("DELETE FROM schema_version WHERE version = 4")
+    with pytest.raises(CityqError, match="older schema"):
+        Store(tmp_path / "s", read_only=True)
+    with Store(tmp_path / "s") as store:
+        assert 4 in store.fetch_df("SELECT version FROM schema_version")["version"].tolist()
+        assert store.fetch_df("SELECT count(*) AS n FROM reliance")["n"][0] == 0
+    with Store(tmp_path / "s", read_only=True):
+        pass
+
+
 def test_newer_store_is_refused(tmp_path):
     with Store.create(tmp_path / "s") as store:
         store.con.execute("INSERT INTO schema_version VALUES (999, current_timestamp, '99.0')")

@@ -3,11 +3,11 @@ tests/test_charts.py checks this list against the charts the modules register.""
 
 from __future__ import annotations
 
-CHART_MODULES = ("accuracy", "ar", "area", "embedding", "objects", "rpc", "sweep", "training")
+CHART_MODULES = ("accuracy", "ar", "area", "embedding", "objects", "reliance", "rpc", "sweep", "training")
 
 CHARTED = (
     "accuracy", "accuracy by city", "ar by model pair", "ar arch vs seed", "explanation area", "embedding",
-    "objects", "rpc by city", "rpc by city ci", "top objects", "rpc sweep", "training curves",
+    "objects", "rpc by city", "rpc by city ci", "top objects", "rpc sweep", "training curves", "lift vs reliance",
 )
 
 

@@ -106,7 +106,7 @@ def root(
 
 
 # Commands appear in --help in this order; any other *_cmd module follows alphabetically.
-_ORDER = ["demo", "synth", "dataset", "train", "model", "segmenter", "segment", "ingest", "embed",
+_ORDER = ["demo", "synth", "dataset", "train", "model", "segmenter", "segment", "ingest", "reliance", "embed",
           "query", "sql", "chart", "figure", "report", "serve", "info", "tables", "check"]
 
 

@@ -41,12 +41,20 @@ def demo(
     versus = result.arch_vs_seed
     render_frame(versus[["comparison", "mean_ar", "n_pairs", "p_value", "min_p", "n_relabellings", "mean_ar_common",
                          "p_value_common"]] if not versus.empty else versus, table)
+    reliance = result.reliance
+    if reliance is not None:
+        typer.echo("\nWhat the models rely on (objects drawn out of the scene, net of the control) beside what "
+                   "Grad-CAM says (lift), with their Spearman correlation and its 95% interval:")
+        columns = ["model", "city", "top_reliance", "top_lift", "spearman", "spearman_low", "spearman_high"]
+        render_frame(reliance[columns] if not reliance.empty else reliance, table)
     total = sum(result.stage_seconds.values())
     typer.echo(f"\nDone in {total / 60:.1f} min. Store: {result.store}   Report: {result.report}")
     typer.echo("Try next:")
     typer.echo(f'  cityq query "rpc by city" --store {result.store} -p threshold=0.3')
     typer.echo(f'  cityq sql "SELECT * FROM ar_by_model_pair()" --store {result.store} --format csv')
     typer.echo(f'  cityq chart "rpc sweep" -o sweep.html --store {result.store}')
+    if reliance is not None and not reliance.empty:
+        typer.echo(f'  cityq query "reliance by city" --store {result.store} -p model={reliance["model"].iloc[0]}')
 
 
 def register(app: typer.Typer) -> None:

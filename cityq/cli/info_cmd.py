@@ -22,7 +22,7 @@ from cityq.errors import CityqError
 
 def info(
     section: Optional[str] = typer.Option(None, "--section", "-s",
-                                          help="Only one section: store, images, models, ingests or stages."),
+                                          help="Only one section: store, images, models, ingests, reliance or stages."),
     store: StoreOption = DEFAULT_STORE,
     fmt: FormatOption = None,
     output: OutputOption = None,

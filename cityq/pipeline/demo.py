@@ -37,6 +37,10 @@ class DemoConfig:
     segmenter_epochs: int = 6
     segmenter_seconds: float = 30.0  # the small segmenter stops after the epoch crossing this
     embed_model: str = "vgg11-s0"
+    # Reliance by removal (redraw, filtered objects) for these architectures, on a fixed subset of
+    # each city's test images: the removed images are made once and every model reuses them.
+    reliance_archs: tuple[str, ...] = ("vgg11", "resnet18")
+    reliance_images_per_city: int | None = 50  # None: the whole test split
     seed: int = 0  # generator seed
     device: str = "auto"
 
@@ -53,7 +57,7 @@ class DemoConfig:
     def quick(cls, out: Path) -> "DemoConfig":
         """A smoke run: the same pipeline on a small data set, two minutes on a laptop CPU."""
         return cls(out=out, per_city=40, size=64, img_size=64, epochs=1, epochs_by_arch={}, trained_segmenter=False,
-                   archs=("resnet18", "simple"), embed_model="resnet18-s0")
+                   archs=("resnet18", "simple"), embed_model="resnet18-s0", reliance_images_per_city=None)
 
 
 @dataclass
@@ -63,6 +67,7 @@ class DemoResult:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     top_objects: pd.DataFrame | None = None
     arch_vs_seed: pd.DataFrame | None = None
+    reliance: pd.DataFrame | None = None  # `rpc vs reliance` (redraw): top three each way, Spearman
 
 
 class _Stages:
@@ -138,6 +143,14 @@ def run_demo(config: DemoConfig, progress: bool | None = None,
                 if name.split("-")[0] in ("vgg11", "resnet18"):
                     with stage(f"ingest {name} (small-seg)"):
                         ingest_model(store, name, seg_options)
+        from cityq.pipeline.reliance import RelianceOptions, measure_reliance
+
+        removal = RelianceOptions(method="redraw", objects="filtered", images_per_city=config.reliance_images_per_city,
+                                  device=config.device, progress=progress)
+        for name in models:
+            if name.split("-")[0] in config.reliance_archs:
+                with stage(f"reliance {name} (redraw)"):
+                    measure_reliance(store, name, removal)
         if config.embed_model in models:
             from cityq.pipeline.embed import EmbedOptions, embed_model
 
@@ -152,8 +165,10 @@ def run_demo(config: DemoConfig, progress: bool | None = None,
             report = write_outputs(store, out)
         top = store.query("top objects", k=3, segmenter="labels")
         arch_vs_seed = store.query("ar arch vs seed")
+        reliance = store.query("rpc vs reliance", method="redraw", segmenter="labels")
     return DemoResult(
-        store=store_path, report=report, stage_seconds=stage.seconds, top_objects=top, arch_vs_seed=arch_vs_seed
+        store=store_path, report=report, stage_seconds=stage.seconds, top_objects=top, arch_vs_seed=arch_vs_seed,
+        reliance=reliance,
     )
 
 

@@ -58,6 +58,18 @@ def arch_vs_seed_sentence(frame: pd.DataFrame) -> str:
     return sentence
 
 
+def reliance_sentence(frame: pd.DataFrame) -> str:
+    """How far Grad-CAM's ranking of objects (by lift) follows what removing them costs the
+    models (net reliance), from `rpc vs reliance` rows."""
+    rho = frame["spearman"].dropna()
+    if rho.empty:
+        return "Too few objects per model and city to correlate lift with reliance (needs three)."
+    above = int((frame["spearman_low"] > 0).sum()) if "spearman_low" in frame else 0
+    return (f"Over {len(rho)} model and city pairs, the Spearman correlation between lift and net reliance "
+            f"ranges from {rho.min():.2f} to {rho.max():.2f} (median {rho.median():.2f}); its 95% interval lies "
+            f"above zero for {above} of them.")
+
+
 @dataclass(frozen=True)
 class Section:
     query: str  # a named query
@@ -82,6 +94,10 @@ FINDINGS: tuple[Section, ...] = (
             table=True, table_view=top_objects_table, per_segmenter=True),
     Section("ar arch vs seed", "Do architectures differ more than seeds? (Table 2)", chart=False, table=True,
             table_columns=ARCH_VS_SEED_COLUMNS, sentence=arch_vs_seed_sentence),
+    Section("rpc vs reliance", "Is Grad-CAM right? Its top objects beside what removing them costs the model",
+            chart=False, table=True, per_segmenter=True, sentence=reliance_sentence,
+            table_columns=("model", "method", "city", "n_objects", "spearman", "spearman_low", "spearman_high",
+                           "top_lift", "top_reliance")),
     Section("accuracy", "How well the models tell the cities apart", chart=False, table=True,
             table_columns=("model", "arch", "seed", "n_images", "accuracy")),
 )
@@ -90,6 +106,7 @@ FINDINGS: tuple[Section, ...] = (
 REPORT_SECTIONS: tuple[Section, ...] = (
     Section("top objects", "Top objects by lift (whiskers: 95% bootstrap interval)"),
     Section("rpc by city", "Fig 5: R_pc per object, city and model"),
+    Section("lift vs reliance", "Lift against reliance by removal, per object"),
     Section("rpc sweep", "Lift against the explanation threshold"),
     Section("ar by model pair", "Table 2: AR between every pair of models", table=True,
             table_columns=("model_a", "model_b", "ar", "ci_low", "ci_high", "ar_common", "n_images", "unit")),

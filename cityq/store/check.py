@@ -41,6 +41,7 @@ UNIQUE_KEYS = {
     "embeddings": ("ingest_id", "method", "image_id"),
     "ingests": ("model", "split", "target", "segmentation_id"),
     "segmentations": ("segmenter", "dataset", "height", "width"),
+    "reliance": ("model", "method", "segmentation_id", "image_id", "object_id"),
 }
 
 # Stage -> the command that redoes it (subject is filled in).
@@ -50,6 +51,7 @@ RERUN = {
     "model import": "cityq model import ... --name {subject}",
     "segment": "cityq segment --segmenter {subject} --dataset NAME",
     "ingest": "cityq ingest --model {subject}",
+    "reliance": "cityq reliance --model {subject} (same options)",
 }
 
 

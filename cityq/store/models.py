@@ -86,7 +86,8 @@ def write_model(store, row: dict, epochs, predictions, replace: bool) -> None:
             delete_ingest(store, ingest_id)
     with store.transaction():
         if replace:
-            for table in ("models", "epochs", "predictions"):
+            # Reliance rows measured the old weights too.
+            for table in ("models", "epochs", "predictions", "reliance"):
                 store.con.execute(f"DELETE FROM {table} WHERE model = $m", {"m": row["model"]})
         store.insert_df("models", pd.DataFrame([row]))
         if epochs is not None:

@@ -11,7 +11,7 @@ def _disk_size(store: Store) -> int:
     return sum(f.stat().st_size for f in store.path.rglob("*") if f.is_file())
 
 
-SECTIONS = ("store", "images", "models", "ingests", "stages")
+SECTIONS = ("store", "images", "models", "ingests", "reliance", "stages")
 
 
 def summarise(store: Store) -> dict[str, duckdb.DuckDBPyRelation]:
@@ -38,6 +38,11 @@ def summarise(store: Store) -> dict[str, duckdb.DuckDBPyRelation]:
             "count(b.block) AS blocks_done FROM ingests i "
             "JOIN segmentations s USING (segmentation_id) LEFT JOIN mask_blocks b USING (ingest_id) "
             "GROUP BY ALL ORDER BY ALL"
+        ),
+        "reliance": sql(
+            "SELECT r.model, r.method, s.segmenter, count(DISTINCT r.image_id) AS images, "
+            "count(DISTINCT r.object_id) AS objects, count(*) AS removals FROM reliance r "
+            "JOIN segmentations s USING (segmentation_id) GROUP BY ALL ORDER BY ALL"
         ),
         "stages": sql(
             "SELECT stage, status, count(*) AS runs, max(ended_at) AS last_ended "

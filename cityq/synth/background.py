@@ -14,6 +14,7 @@ from cityq.synth.street import CAMERA_HEIGHT, Street
 
 SKY, BUILDING, ROAD, SIDEWALK = (object_index(n) for n in ("sky", "building", "road", "sidewalk"))
 WINDOW, DOOR = object_index("windowpane"), object_index("door")
+SURFACE_LABELS = np.array([BUILDING, BUILDING, WINDOW, DOOR], np.uint8)  # per facade surface code
 LANE_PAINT = np.array([[0.9, 0.9, 0.88], [0.85, 0.7, 0.2]], np.float32)  # white or yellow lines
 
 
@@ -90,8 +91,7 @@ def draw_sky(canvas: Canvas, rng: np.random.Generator, street: Street) -> None:
     sky = top * (1 - t) + bottom * t
     cells = int(rng.integers(3, 7))
     clouds = np.clip(smooth_noise(rng, s, s, cells)[:rows] - np.float32(rng.uniform(0.0, 0.6)), 0, 1)[:, :, None]
-    canvas.rgb[:rows] = sky + clouds * (np.float32(0.76) - 0.8 * sky)
-    canvas.labels[:rows] = SKY
+    canvas.fill_rows(0, rows, sky + clouds * (np.float32(0.76) - 0.8 * sky), SKY)
 
 
 def draw_ground(canvas: Canvas, rng: np.random.Generator, street: Street) -> None:
@@ -112,8 +112,7 @@ def draw_ground(canvas: Canvas, rng: np.random.Generator, street: Street) -> Non
     paving = colour(rng, "ground")
     table = np.stack([colour(rng, "asphalt"), LANE_PAINT[rng.integers(len(LANE_PAINT))], paving, paving * 0.82])
     grain = 1.0 + 0.06 * smooth_noise(rng, s - y0, s, 12)
-    canvas.rgb[y0:] = table[code] * grain[:, :, None]
-    canvas.labels[y0:] = np.where(road, ROAD, SIDEWALK)
+    canvas.fill_rows(y0, s, table[code] * grain[:, :, None], np.where(road, ROAD, SIDEWALK))
 
 
 def draw_skyline(canvas: Canvas, rng: np.random.Generator, street: Street) -> None:
@@ -167,6 +166,9 @@ def draw_facades(canvas: Canvas, rng: np.random.Generator, street: Street, row: 
 
     # Surface code per pixel, then one gather from a per-building colour table.
     code = np.where(window | shop, 2, np.where(door, 3, cornice.astype(np.int8))).astype(np.int8)
+    scene_labels = SURFACE_LABELS[code]
+    if canvas.omit & {WINDOW, DOOR}:  # a facade without its windows (or doors): the wall stands behind them
+        code = np.where(np.isin(scene_labels, list(canvas.omit)), np.int8(0), code)
     n = len(row.starts)
     table = np.empty((n, 4, 3), np.float32)
     table[:, 0] = row.colours
@@ -174,7 +176,4 @@ def draw_facades(canvas: Canvas, rng: np.random.Generator, street: Street, row: 
     table[:, 2] = row.glass
     table[:, 3] = colour(rng, "paint") * 0.7
     rgb = table[b[None, :], code] * (row.light * (1.0 + 0.05 * smooth_noise(rng, r1 - r0, c1 - c0, 8)))[:, :, None]
-    labels = np.array([BUILDING, BUILDING, WINDOW, DOOR], np.uint8)[code]
-
-    canvas.rgb[r0:r1, c0:c1][wall] = rgb[wall]
-    canvas.labels[r0:r1, c0:c1][wall] = labels[wall]
+    canvas.put(r0, r1, c0, c1, wall, rgb, SURFACE_LABELS[code], scene_labels)

@@ -2,6 +2,12 @@
 
 Every primitive builds a boolean mask over its bounding box only, then `paint` writes colour
 and label where the mask is set: the label map is exact by construction.
+
+A canvas can leave classes out (`omit`): their paint calls still run (so every random draw of
+the scene stays where it was) but write nothing, and what was painted before them shows. Beside
+the drawn labels it then keeps `scene_labels`, the labels of the scene with nothing left out:
+what a painter that looks at the canvas (bare earth looks for the road) and the choice between
+placements must see, so that leaving one object out changes nothing else.
 """
 
 from __future__ import annotations
@@ -11,10 +17,12 @@ from PIL import Image
 
 
 class Canvas:
-    def __init__(self, size: int):
+    def __init__(self, size: int, omit: frozenset[int] = frozenset()):
         self.size = size
         self.rgb = np.zeros((size, size, 3), np.float32)
         self.labels = np.zeros((size, size), np.uint8)
+        self.omit = frozenset(omit)  # ADE20K classes painted into scene_labels only
+        self.scene_labels = np.zeros((size, size), np.uint8) if self.omit else self.labels
 
     # -- the one writer -------------------------------------------------------------------
     def paint(self, x0: int, y0: int, mask: np.ndarray, colour, label: int) -> int:
@@ -30,6 +38,10 @@ class Canvas:
         if ys >= ye or xs >= xe:
             return 0
         m = mask[ys - y0 : ye - y0, xs - x0 : xe - x0]
+        if self.omit:
+            self.scene_labels[ys:ye, xs:xe][m] = label
+            if label in self.omit:
+                return int(m.sum())
         region = self.rgb[ys:ye, xs:xe]
         if colour is None:
             pass
@@ -39,6 +51,22 @@ class Canvas:
             region[m] = colour
         self.labels[ys:ye, xs:xe][m] = label
         return int(m.sum())
+
+    def fill_rows(self, r0: int, r1: int, rgb: np.ndarray, labels) -> None:
+        """Rows [r0, r1) of the backdrop (sky, ground): classes that are never left out."""
+        self.rgb[r0:r1] = rgb
+        self.labels[r0:r1] = labels
+        if self.omit:
+            self.scene_labels[r0:r1] = labels
+
+    def put(self, r0: int, r1: int, c0: int, c1: int, where: np.ndarray, rgb: np.ndarray, labels: np.ndarray,
+            scene_labels: np.ndarray | None = None) -> None:
+        """Write a whole-layer region where `where` is set; `scene_labels` (default `labels`) is
+        what the scene shows with nothing left out, when the layer drew something else instead."""
+        self.rgb[r0:r1, c0:c1][where] = rgb[where]
+        self.labels[r0:r1, c0:c1][where] = labels[where]
+        if self.omit:
+            self.scene_labels[r0:r1, c0:c1][where] = (labels if scene_labels is None else scene_labels)[where]
 
     # -- shapes: each returns (x0, y0, mask) ----------------------------------------------
     def grid(self, x0: float, y0: float, x1: float, y1: float):

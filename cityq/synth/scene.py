@@ -12,6 +12,11 @@ planted objects an image was given:
 An occluded planted object is re-placed on the same street (PLACINGS times) before a new street
 is drawn: choosing streets by how well they show a city's planted objects (open sky for
 skyscrapers, near facades for signboards) would make the streets differ between cities.
+
+A scene can be drawn again with classes left out (`omit`, for reliance by removal): everything
+is planned and painted as before, with the same random draws, but the left-out classes' paint
+writes nothing, so what stood behind them shows. The kept placement attempt is chosen by what
+the scene with nothing left out shows, so it is the stored image's.
 """
 
 from __future__ import annotations
@@ -71,32 +76,63 @@ def choose_planted(city: City, rng: np.random.Generator) -> list[tuple[str, str,
     return chosen
 
 
-def render_place_view(spec: Spec, city: str, size: int, seed: int, place: int, view: int = 0):
+@dataclass(frozen=True)
+class PlaceView:
+    rgb: np.ndarray  # uint8 (s, s, 3)
+    labels: np.ndarray  # uint8 (s, s): the drawn labels (left-out classes absent)
+    shown: dict[str, int]  # planted object -> pixels it shows in the scene with nothing left out
+    attempt: int  # the placement attempt kept: replaying it alone redraws this image
+
+
+def render_place_view(spec: Spec, city: str, size: int, seed: int, place: int, view: int = 0,
+                      omit: frozenset[int] = frozenset()):
     """The image of (city, place, view): (rgb uint8 (s,s,3), labels uint8 (s,s), planted pixel counts)."""
-    spec_city = spec.city(city)
-    chosen = choose_planted(spec_city, rng_for(seed, city, place, 0))
-    # Its own draw, so that the unplanted share leaves every other image's choice as it was.
-    if rng_for(seed, city, place, 0, 1).random() < spec_city.unplanted:
-        chosen = []
+    drawn = place_view(spec, city, size, seed, place, view, omit)
+    return drawn.rgb, drawn.labels, drawn.shown
+
+
+def place_view(spec: Spec, city: str, size: int, seed: int, place: int, view: int = 0,
+               omit: frozenset[int] = frozenset(), attempt: int | None = None) -> PlaceView:
+    """The image of (city, place, view), with the classes in `omit` left out; `attempt` (from an
+    earlier call) draws only that placement attempt instead of searching for it again."""
+    chosen = _chosen(spec, city, seed, place)
     best, best_smallest = None, -1
-    for attempt in range(MAX_ATTEMPTS):
-        rgb, labels = render(spec, chosen, size, rng_for(seed, city, place, 1, attempt // PLACINGS),
-                             rng_for(seed, city, place, 2, view), view > 0, rng_for(seed, city, place, 3, attempt))
-        shown = {name: int(np.count_nonzero(labels == object_index(name))) for name, _, _ in chosen}
+    for tried in range(MAX_ATTEMPTS) if attempt is None else (attempt,):
+        rgb, labels, scene_labels = _render(spec, chosen, size, rng_for(seed, city, place, 1, tried // PLACINGS),
+                                            rng_for(seed, city, place, 2, view), view > 0,
+                                            rng_for(seed, city, place, 3, tried), frozenset(omit))
+        shown = {name: int(np.count_nonzero(scene_labels == object_index(name))) for name, _, _ in chosen}
         smallest = min(shown.values(), default=size * size)  # nothing planted: nothing to re-place
         if smallest > best_smallest:
-            best, best_smallest = (rgb, labels, shown), smallest
+            best, best_smallest = PlaceView(rgb, labels, shown, tried), smallest
         if smallest >= spec.min_planted_area * size * size:
             break
     return best
 
 
+def _chosen(spec: Spec, city: str, seed: int, place: int):
+    spec_city = spec.city(city)
+    chosen = choose_planted(spec_city, rng_for(seed, city, place, 0))
+    # Its own draw, so that the unplanted share leaves every other image's choice as it was.
+    if rng_for(seed, city, place, 0, 1).random() < spec_city.unplanted:
+        chosen = []
+    return chosen
+
+
 def render(spec: Spec, chosen, size: int, layout: np.random.Generator, view: np.random.Generator,
-           shift_camera: bool = False, placing: np.random.Generator | None = None):
+           shift_camera: bool = False, placing: np.random.Generator | None = None,
+           omit: frozenset[int] = frozenset()):
+    """(rgb, labels) of one placement attempt; `omit`: ADE20K classes left out."""
+    rgb, labels, _ = _render(spec, chosen, size, layout, view, shift_camera, placing, omit)
+    return rgb, labels
+
+
+def _render(spec: Spec, chosen, size: int, layout: np.random.Generator, view: np.random.Generator,
+            shift_camera: bool, placing: np.random.Generator | None, omit: frozenset[int]):
     street = Street.sample(layout, size)
     rows = {side: FacadeRow.sample(layout, street, side, light=float(layout.uniform(0.65, 1.0)))
             for side in ("left", "right")}
-    ctx = SceneContext(Canvas(size), street, rows)
+    ctx = SceneContext(Canvas(size, omit), street, rows)
 
     steps: list[Step] = []
     for obj in spec.shared:
@@ -122,7 +158,7 @@ def render(spec: Spec, chosen, size: int, layout: np.random.Generator, view: np.
     _paint(by_layer["facade"])
     _paint(by_layer["flat"])
     _paint(by_layer["standing"])
-    return _expose(ctx.canvas.rgb, view), ctx.canvas.labels
+    return _expose(ctx.canvas.rgb, view), ctx.canvas.labels, ctx.canvas.scene_labels
 
 
 def _paint(steps: list[Step]) -> None:

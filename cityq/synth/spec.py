@@ -83,6 +83,29 @@ def load_spec(path: str | Path | None = None) -> Spec:
     return parse_spec(raw, source)
 
 
+def spec_from_dict(data: dict, source: str = "<dict>") -> Spec:
+    """The Spec that `Spec.to_dict()` wrote (synth.json keeps one beside every data set)."""
+    try:
+        shared = tuple(SharedObject(str(o["name"]), float(o["probability"]), _pair(o["count"], int),
+                                    _pair(o["scale"], float)) for o in data["shared"])
+        cities = tuple(City(str(c["name"]), tuple(
+            PlantedObject(str(p["name"]), str(p["where"]), float(p["weight"]), float(p["extra_probability"]),
+                          _pair(p["count"], int), _pair(p["area"], float)) for p in c["planted"]),
+            float(c.get("unplanted", 0.0))) for c in data["cities"])
+        spec = Spec(shared=shared, cities=cities, min_planted_area=float(data["min_planted_area"]),
+                    source=str(data.get("source", source)))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CityqError(f"{source} does not hold a cityq synth spec ({type(exc).__name__}: {exc})") from None
+    for name in [o.name for o in spec.shared] + [p.name for c in spec.cities for p in c.planted]:
+        _drawable(name, source)
+    return spec
+
+
+def _pair(value, kind) -> tuple:
+    low, high = value
+    return kind(low), kind(high)
+
+
 def default_spec_text() -> str:
     return resources.files("cityq.synth").joinpath("specs/default.toml").read_text()
 

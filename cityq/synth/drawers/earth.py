@@ -40,7 +40,7 @@ def plan_earth(ctx, rng: np.random.Generator, inst: Instance) -> list[Step]:
         X = (np.arange(s, dtype=np.float32)[None, :] + 0.5 - st.vx) * z / st.f
         wobble = 0.6 * smooth_noise(rng, s - y0, s, 6)  # ragged edges
         lo, hi = sorted((inner, outer))
-        labels = c.labels[y0:]
+        labels = c.scene_labels[y0:]  # the ground as drawn with nothing left out
         candidate = (X + wobble > lo) & (X + wobble < hi) & (z >= z0) & ((labels == ground[0]) | (labels == ground[1]))
         depths = np.broadcast_to(z, candidate.shape)[candidate]
         if depths.size == 0:
