@@ -26,7 +26,7 @@ def _peak_rss_mb(args: list[str]) -> tuple[float, float]:
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-c", "from cityq.cli import main; main()", *args],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env={**os.environ, "CITYQ_PROGRESS": "0"})
+                               env={**os.environ, "CITYQ_PROGRESS": "0", "CITYQ_BOUND_HEAP": "1"})
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:

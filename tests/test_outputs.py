@@ -143,6 +143,16 @@ def test_the_table_uses_the_terminal_width(cli, counts_dir, monkeypatch):
     assert "x" * 150 in wide[2]
 
 
+def test_a_table_written_to_a_pipe_keeps_every_cell_whole(counts_dir, monkeypatch):
+    # `-f table` (or `cityq demo`'s summary) into a file or a pipe: no terminal to fit.
+    monkeypatch.delenv("COLUMNS", raising=False)
+    process = _cityq(["sql", "select repeat('x', 150) AS long_text, 1.5 AS n", "-f", "table", "--store", counts_dir],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert "x" * 150 in out.decode() and "…" not in out.decode()
+
+
 def test_a_pipe_gets_tab_separated_text_not_a_drawn_table(counts_dir):
     process = _cityq(["query", "accuracy", "--store", counts_dir], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = process.communicate(timeout=120)

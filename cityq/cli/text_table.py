@@ -38,12 +38,15 @@ def cell(value) -> str:
     return " ".join(str(value).split()) if isinstance(value, str) and ("\n" in value or "\t" in value) else str(value)
 
 
+NO_LIMIT = 10**6  # a file or a pipe: every cell whole (a log of `cityq demo` must not cut text)
+
+
 def terminal_width() -> int:
-    """$COLUMNS, else the terminal's width, else 100 (a file or a pipe)."""
+    """$COLUMNS, else the terminal's width, else no limit (stdout is a file or a pipe)."""
     try:
         return max(20, int(os.environ["COLUMNS"]))
     except (KeyError, ValueError):
-        return shutil.get_terminal_size((100, 24)).columns
+        return shutil.get_terminal_size((NO_LIMIT, 24)).columns
 
 
 def _fit(widths: list[int], limit: int, gap: int) -> list[int]:

@@ -96,7 +96,6 @@ class IngestRun:
 
 def ingest_model(store, model: str, options: IngestOptions | None = None) -> IngestSummary:
     options = options or IngestOptions()
-    bound_heap()  # memory follows the batch, not the number of batches (cityq/heap.py)
     started = time.perf_counter()
     if options.target not in TARGETS:
         raise CityqError(f"--target must be one of {', '.join(TARGETS)}, not {options.target!r}")
@@ -116,6 +115,7 @@ def ingest_model(store, model: str, options: IngestOptions | None = None) -> Ing
     _check_cities(store, record)
     device = resolve_device(options.device)
     image_ids = datasets.split_image_ids(store, record.dataset, options.split)
+    bound_heap(len(image_ids) * 3 * record.img_size ** 2)  # on large sets (cityq/heap.py)
     if not len(image_ids):
         raise CityqError(f"dataset {record.dataset!r} has no {options.split} images; "
                          "add images with `cityq dataset add`")

@@ -128,13 +128,14 @@ def _prediction_rows(name: str, image_ids, labels: torch.Tensor, probs: torch.Te
 def train_model(store, config: TrainConfig, *, force: bool = False, progress: bool | None = True) -> TrainResult:
     """Train `config.arch` on `config.dataset` and record it in the store."""
     get_arch(config.arch)  # unknown arch: the error lists the known ones
-    bound_heap()  # memory follows the batch, not the number of batches (cityq/heap.py)
     name = _checked_name(config.model_name)
     if (config.epochs < 1 or config.batch_size < 1 or not 16 <= config.img_size <= 1024 or config.lr <= 0
             or config.lr_step < 1):
         raise CityqError("need --epochs >= 1, --batch-size >= 1, 16 <= --img-size <= 1024, --lr > 0, lr step >= 1")
     cities = datasets.dataset_cities(store, config.dataset)
     frame = _split_frame(store, config.dataset, cities)
+    # On large sets, memory that follows the batch, not the number of batches (cityq/heap.py).
+    bound_heap(len(frame) * 3 * config.img_size ** 2)
     dev = resolve_device(config.device)
     precision = resolve_precision(config.precision, dev)
     existing = model_rows.existing_model(store, name)
