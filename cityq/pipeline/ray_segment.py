@@ -25,14 +25,14 @@ import pandas as pd
 import pyarrow as pa
 
 from cityq.errors import CityqError
-from cityq.pipeline.ray_units import FORMAT, MAP_FILL, maybe_die, safe_name, sha256
+from cityq.pipeline.ray_units import FORMAT, MAP_FILL, UnitManifest, maps_array, maybe_die, safe_name, sha256
 from cityq.progress import bar
 from cityq.store import segmentations
 from cityq.store.run_folder import SEGMENTATIONS, RunFolder, ShardedArray, parquet_bytes, read_parquet
 
 
 @dataclass(frozen=True)
-class SegManifest:
+class SegManifest(UnitManifest):
     segmentation_id: int
     segmenter: str
     kind: str
@@ -48,28 +48,8 @@ class SegManifest:
     folder: str
     images_sha256: str
 
-    def to_json(self) -> dict:
-        return {"format": FORMAT, **self.__dict__}
-
-    @classmethod
-    def from_json(cls, value: dict) -> SegManifest:
-        return cls(**{k: v for k, v in value.items() if k != "format"})
-
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()
-
-    @property
-    def n_units(self) -> int:
-        return -(-self.n_images // self.shard_size)
-
-    def unit_rows(self, shard: int) -> tuple[int, int]:
-        lo = shard * self.shard_size
-        return lo, min(lo + self.shard_size, self.n_images)
-
     def maps_array(self) -> ShardedArray:
-        return ShardedArray(f"{self.folder}/maps", (self.n_images, self.height, self.width), self.shard_size,
-                            self.batch_size, "uint8", MAP_FILL, "bitshuffle")
+        return maps_array(self.folder, self.n_images, (self.height, self.width), self.shard_size, self.batch_size)
 
     def unit_paths(self, shard: int) -> dict[str, str]:
         return {"maps": self.maps_array().shard_key(shard),

@@ -56,8 +56,34 @@ def image_set_name(dataset: str, split: str, segmentation_id: int, max_image_id:
     return f"{INGESTS}/{name}"
 
 
+class UnitManifest:
+    """What every run's manifest (an ingest's, a segmentation's) shares: its JSON form, the digest
+    that ties every marker to it, and how its images are cut into units of `shard_size`."""
+
+    def to_json(self) -> dict:
+        value = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+        return {"format": FORMAT, **value}
+
+    @classmethod
+    def from_json(cls, value: dict):
+        fields = {k: (tuple(v) if isinstance(v, list) else v) for k, v in value.items() if k != "format"}
+        return cls(**fields)
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()
+
+    @property
+    def n_units(self) -> int:
+        return -(-self.n_images // self.shard_size)
+
+    def unit_rows(self, shard: int) -> tuple[int, int]:
+        lo = shard * self.shard_size
+        return lo, min(lo + self.shard_size, self.n_images)
+
+
 @dataclass(frozen=True)
-class Manifest:
+class Manifest(UnitManifest):
     """One model's ingest as the workers see it. Its digest ties every marker to it."""
 
     ingest_id: int
@@ -77,27 +103,6 @@ class Manifest:
     model_dir: str
     checkpoint_sha256: str
     device: str = "auto"
-
-    def to_json(self) -> dict:
-        value = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
-        return {"format": FORMAT, **value}
-
-    @classmethod
-    def from_json(cls, value: dict) -> Manifest:
-        fields = {k: (tuple(v) if isinstance(v, list) else v) for k, v in value.items() if k != "format"}
-        return cls(**fields)
-
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()
-
-    @property
-    def n_units(self) -> int:
-        return -(-self.n_images // self.shard_size)
-
-    def unit_rows(self, shard: int) -> tuple[int, int]:
-        lo = shard * self.shard_size
-        return lo, min(lo + self.shard_size, self.n_images)
 
     def cams_array(self) -> ShardedArray:
         return ShardedArray(f"{self.model_dir}/cams", (self.n_images, *self.cam_hw), self.shard_size,
