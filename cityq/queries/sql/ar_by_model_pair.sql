@@ -45,9 +45,7 @@ subset_stats AS (
 weights AS (
     -- Poisson(1) weight of each subset unit in resample b, by inverting the CDF at a hashed uniform.
     SELECT u.pair_key, u.b, u.ar_sum, u.n,
-           CASE WHEN u.u < 0.36787944 THEN 0 WHEN u.u < 0.73575888 THEN 1 WHEN u.u < 0.91969860 THEN 2
-                WHEN u.u < 0.98101184 THEN 3 WHEN u.u < 0.99634015 THEN 4 WHEN u.u < 0.99940582 THEN 5
-                WHEN u.u < 0.99991676 THEN 6 ELSE 7 END AS w
+           poisson_weight(u.u) AS w
     FROM (SELECT s.pair_key, rb.b, s.ar_sum, s.n, hash(xor(s.unit_key, rb.b::UBIGINT)) / 18446744073709551616.0 AS u
           FROM subset s, range(n_boot) rb(b)) u
 ),

@@ -34,9 +34,7 @@ est AS (
 weights AS (
     -- Poisson(1) weight of each place in resample b, by inverting the CDF at a hashed uniform.
     SELECT u.unit_key, u.b,
-           CASE WHEN u.u < 0.36787944 THEN 0 WHEN u.u < 0.73575888 THEN 1 WHEN u.u < 0.91969860 THEN 2
-                WHEN u.u < 0.98101184 THEN 3 WHEN u.u < 0.99634015 THEN 4 WHEN u.u < 0.99940582 THEN 5
-                WHEN u.u < 0.99991676 THEN 6 ELSE 7 END AS w
+           poisson_weight(u.u) AS w
     FROM (SELECT k.unit_key, rb.b, hash(xor(k.unit_key, rb.b::UBIGINT)) / 18446744073709551616.0 AS u
           FROM (SELECT DISTINCT unit_key FROM r) k, range(n_boot) rb(b)) u
 ),

@@ -78,10 +78,7 @@ weights AS (
     -- uniform hangs on the unit and the seed only, never on the ingest's number: a unit weighs
     -- the same in every model's resample b, and an ingest run again (a new ingest_id) gets the
     -- same interval.
-    SELECT u.ukey, u.b,
-           CASE WHEN u.u < 0.73575888 THEN 1.0 WHEN u.u < 0.91969860 THEN 2.0
-                WHEN u.u < 0.98101184 THEN 3.0 WHEN u.u < 0.99634015 THEN 4.0 WHEN u.u < 0.99940582 THEN 5.0
-                WHEN u.u < 0.99991676 THEN 6.0 ELSE 7.0 END::DOUBLE AS w
+    SELECT u.ukey, u.b, poisson_weight(u.u)::DOUBLE AS w
     FROM (SELECT s.ukey, rb.b, hash(xor(s.unit_key, rb.b::UBIGINT)) / 18446744073709551616.0 AS u
           FROM subset s, range(n_boot) rb(b)) u
     WHERE u.u >= 0.36787944
