@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from cityq.errors import CityqError
-from cityq.pipeline.ray_units import FORMAT, MAP_FILL, UnitManifest, maps_array, maybe_die, safe_name, sha256
+from cityq.pipeline.ray_units import FORMAT, MAP_FILL, UnitManifest, baked, maps_array, maybe_die, safe_name, sha256
 from cityq.progress import bar
 from cityq.store import segmentations
 from cityq.store.run_folder import SEGMENTATIONS, RunFolder, ShardedArray, parquet_bytes, read_parquet
@@ -124,10 +124,7 @@ class SegmentWorker:
 
 
 def segment_worker_class(device: str, fault: str | None) -> type:
-    def __init__(self):
-        SegmentWorker.__init__(self, device, fault)
-
-    return type("SegmentWorker", (SegmentWorker,), {"__init__": __init__})
+    return baked(SegmentWorker, device, fault)
 
 
 @dataclass

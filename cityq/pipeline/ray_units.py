@@ -287,13 +287,17 @@ def compute_unit(loaded: _Loaded, folder: RunFolder, shard: int):
     return np.concatenate(cams), pa.concat_tables(image_tables), pa.concat_tables(count_tables), failures
 
 
-def worker_class(device: str, fault: str | None) -> type:
-    """UnitWorker with its arguments baked in: Ray pickles the class itself, so no constructor
+def baked(worker: type, device: str, fault: str | None) -> type:
+    """`worker` with its arguments baked in: Ray pickles the class itself, so no constructor
     arguments have to live in the object store for actor restarts."""
     def __init__(self):
-        UnitWorker.__init__(self, device, fault)
+        worker.__init__(self, device, fault)
 
-    return type("UnitWorker", (UnitWorker,), {"__init__": __init__})
+    return type(worker.__name__, (worker,), {"__init__": __init__})
+
+
+def worker_class(device: str, fault: str | None) -> type:
+    return baked(UnitWorker, device, fault)
 
 
 # -- the driver's check of a unit -------------------------------------------------------------
