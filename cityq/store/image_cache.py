@@ -168,7 +168,7 @@ def _load(cache_dir: Path, frame, image_ids, size: int, decoder, out: np.ndarray
         found, positions = _positions(known, image_ids[wanted])
         if found.any() and (digests[positions[found]] != [files[int(i)][1] for i in image_ids[wanted][found]]).any():
             cache.clear()  # an image changed on disk and was re-added: start this cache over
-            known, found = known[:0], np.zeros(len(wanted), bool)
+            found = np.zeros(len(wanted), bool)
         if found.any() and out is not None:
             out[wanted[found]] = cache.read(positions[found])
         missing = list(dict.fromkeys(int(i) for i in image_ids[wanted][~found]))
